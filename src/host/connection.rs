@@ -1,0 +1,452 @@
+//! One client connection of a KMS host, as a state machine over bytes.
+//!
+//! The runtime calls [`Connection::receive`] with whatever arrived, then
+//! [`Connection::poll`] until it returns [`Event::NeedData`]. `poll` frames
+//! PDUs by `frag_length` and answers binds, alter_contexts and faults by
+//! itself; an activation request comes out as [`Event::Activation`], and the
+//! runtime — after asking its registry — answers it with
+//! [`Connection::answer`]. Nothing here blocks, allocates or panics on
+//! input; every malformed PDU gets the protocol's defined answer.
+use crate::host::policy::Decision;
+use crate::kms::{self, OpenedRequest, RequestRepr, ResponseRepr, Version};
+use crate::kms::seal::{RequestIv, ResponseRandom};
+use crate::wire::bind::{BindAckRepr, BindNakRepr, BindPacket, ContextResult, nak_reason, reason, result};
+use crate::wire::call::{self, FaultRepr, RequestPacket, status};
+use crate::wire::rpc::{HEADER_LEN, flags};
+use crate::wire::syntax::{self, SyntaxId};
+use crate::wire::{Header, Packet, PacketType, Syntax};
+
+/// The smallest `out` buffer `poll` and `answer` accept; every PDU a host
+/// emits fits (the DCE minimum fragment a client must accept is 1432).
+pub const MAX_REPLY: usize = 512;
+/// Receive buffer: the largest PDU a connection accepts.
+pub const RX_CAP: usize = 4096;
+/// Presentation contexts remembered per connection.
+pub const MAX_CONTEXTS: usize = 16;
+/// Largest request stub reassembled from fragments (a KMS stub is ≤ 276).
+pub const MAX_STUB: usize = 1024;
+
+/// Per-listener settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Listening port, sent back as the bind_ack secondary address.
+    pub port: u16,
+    /// Accept NDR64 (rejecting NDR32 offered alongside it), as Windows 8+
+    /// hosts do. Turn off when the ePIDs claim a pre-9200 host build.
+    pub ndr64: bool,
+    /// Acknowledge bind-time feature negotiation.
+    pub btfn: bool,
+    /// Largest `frag_length` accepted (at most [`RX_CAP`]).
+    pub max_pdu: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { port: 1688, ndr64: true, btfn: true, max_pdu: RX_CAP as u16 }
+    }
+}
+
+/// A decoded activation request awaiting the runtime's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    pub request: RequestRepr,
+    /// Envelope version (4.0, 5.0 or 6.0).
+    pub version: Version,
+    pub syntax: Syntax,
+    pub call_id: u32,
+}
+
+/// Why the connection should be closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Header unusable for framing (bad version, representation, length).
+    Protocol,
+    /// A PDU type a KMS host does not serve (auth3, shutdown, responses…).
+    UnexpectedPdu(u8),
+    /// `poll`/`answer` was given an `out` smaller than [`MAX_REPLY`].
+    BufferTooSmall,
+}
+
+/// What the runtime should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Need more bytes before anything can happen.
+    NeedData,
+    /// Send `out[..len]`; then close the connection if `close`.
+    Transmit { len: usize, close: bool },
+    /// Decide, then call [`Connection::answer`].
+    Activation(Activation),
+    /// Close without sending anything more.
+    Close(CloseReason),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    activation: Activation,
+    context_id: u16,
+    iv: RequestIv,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fragments {
+    call_id: u32,
+    context_id: u16,
+    opnum: u16,
+    len: usize,
+}
+
+pub struct Connection {
+    config: Config,
+    assoc_group: u32,
+    contexts: [(u16, Syntax); MAX_CONTEXTS],
+    n_contexts: usize,
+    rx: [u8; RX_CAP],
+    rx_len: usize,
+    frag: Option<Fragments>,
+    frag_buf: [u8; MAX_STUB],
+    pending: Option<Pending>,
+    closed: bool,
+}
+
+impl Connection {
+    /// `assoc_group` is used when a client asks for a new association
+    /// group (id 0); draw it at random per connection, never a constant.
+    pub fn new(config: Config, assoc_group: u32) -> Connection {
+        Connection {
+            config,
+            assoc_group: assoc_group.max(1),
+            contexts: [(0, Syntax::Ndr32); MAX_CONTEXTS],
+            n_contexts: 0,
+            rx: [0; RX_CAP],
+            rx_len: 0,
+            frag: None,
+            frag_buf: [0; MAX_STUB],
+            pending: None,
+            closed: false,
+        }
+    }
+
+    /// Takes as many of `data` as fit; returns how many. When it returns
+    /// less than `data.len()`, poll first, then offer the rest again.
+    pub fn receive(&mut self, data: &[u8]) -> usize {
+        if self.closed {
+            return data.len();
+        }
+        let n = data.len().min(RX_CAP - self.rx_len);
+        self.rx[self.rx_len..self.rx_len + n].copy_from_slice(&data[..n]);
+        self.rx_len += n;
+        n
+    }
+
+    /// Bytes received but not yet consumed by a PDU.
+    pub fn buffered(&self) -> usize {
+        self.rx_len
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Advances by at most one PDU; replies go to `out`.
+    pub fn poll(&mut self, out: &mut [u8]) -> Event {
+        if self.closed {
+            return Event::Close(CloseReason::Protocol);
+        }
+        if let Some(p) = &self.pending {
+            return Event::Activation(p.activation);
+        }
+        if out.len() < MAX_REPLY {
+            return self.close(CloseReason::BufferTooSmall);
+        }
+        if self.rx_len < HEADER_LEN {
+            return Event::NeedData;
+        }
+        let pkt = Packet::new_unchecked(&self.rx[..self.rx_len]);
+        let hdr = pkt.header();
+        let frag_len = hdr.frag_len as usize;
+        if pkt.check_header().is_err() || frag_len < HEADER_LEN {
+            let nak = BindNakRepr { reason: nak_reason::PROTOCOL_VERSION_NOT_SUPPORTED };
+            return self.refuse_and_close(&hdr, nak, out);
+        }
+        if frag_len > self.config.max_pdu as usize || frag_len > RX_CAP {
+            let nak = BindNakRepr { reason: nak_reason::LOCAL_LIMIT_EXCEEDED };
+            return self.refuse_and_close(&hdr, nak, out);
+        }
+        if self.rx_len < frag_len {
+            return Event::NeedData;
+        }
+        let event = match hdr.ptype {
+            PacketType::Bind | PacketType::AlterContext => self.on_bind(&hdr, out),
+            PacketType::Request => self.on_request(&hdr, out),
+            other => self.close(CloseReason::UnexpectedPdu(other.into())),
+        };
+        self.rx.copy_within(frag_len..self.rx_len, 0);
+        self.rx_len -= frag_len;
+        event
+    }
+
+    /// Answers the pending activation; returns the length of the response
+    /// PDU in `out` (0 if nothing was pending). `random` supplies the V5/V6
+    /// salt and V6 response IV.
+    pub fn answer(&mut self, decision: &Decision, random: &ResponseRandom, out: &mut [u8]) -> usize {
+        let Some(p) = self.pending.take() else { return 0 };
+        if out.len() < MAX_REPLY {
+            self.closed = true;
+            return 0;
+        }
+        let a = &p.activation;
+        let stub_at = HEADER_LEN + call::CALL_HEADER_LEN;
+        let stub_len = match decision {
+            Decision::Refuse(hr) => return emit_refusal(a.call_id, p.context_id, a.syntax, *hr, out),
+            Decision::Grant(g) => {
+                let resp = ResponseRepr {
+                    version: a.version,
+                    epid: g.epid,
+                    cmid: a.request.cmid,
+                    request_time: a.request.request_time,
+                    current_count: g.current_count,
+                    activation_interval: g.activation_interval,
+                    renewal_interval: g.renewal_interval,
+                };
+                let msg_at = stub_at + a.syntax.response_prefix_len();
+                let m = kms::seal_response(&resp, &p.iv, random, &g.hwid, &mut out[msg_at..]);
+                a.syntax.encode_response(&mut out[stub_at..], m)
+            }
+        };
+        call::emit_response_header(&mut out[HEADER_LEN..], stub_len as u32, p.context_id);
+        let len = stub_at + stub_len;
+        Header { ptype: PacketType::Response, flags: flags::WHOLE, frag_len: len as u16, call_id: a.call_id }
+            .emit(out);
+        len
+    }
+
+    fn close(&mut self, why: CloseReason) -> Event {
+        self.closed = true;
+        self.rx_len = 0;
+        Event::Close(why)
+    }
+
+    /// A PDU whose header cannot be trusted: answer binds with bind_nak and
+    /// requests with a protocol-error fault, then close; drop anything else.
+    fn refuse_and_close(&mut self, hdr: &Header, nak: BindNakRepr, out: &mut [u8]) -> Event {
+        let len = match hdr.ptype {
+            PacketType::Bind | PacketType::AlterContext => emit_nak(hdr.call_id, nak, out),
+            PacketType::Request => emit_fault(hdr.call_id, status::PROTOCOL_ERROR, out),
+            other => return self.close(CloseReason::UnexpectedPdu(other.into())),
+        };
+        self.closed = true;
+        self.rx_len = 0;
+        Event::Transmit { len, close: true }
+    }
+
+    fn syntax_of(&self, context_id: u16) -> Option<Syntax> {
+        self.contexts[..self.n_contexts].iter().find(|c| c.0 == context_id).map(|c| c.1)
+    }
+
+    fn remember(&mut self, context_id: u16, syntax: Syntax) -> bool {
+        if let Some(c) = self.contexts[..self.n_contexts].iter_mut().find(|c| c.0 == context_id) {
+            c.1 = syntax;
+        } else if self.n_contexts < MAX_CONTEXTS {
+            self.contexts[self.n_contexts] = (context_id, syntax);
+            self.n_contexts += 1;
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Presentation-context negotiation, kms-protocol.md §3.6.
+    fn on_bind(&mut self, hdr: &Header, out: &mut [u8]) -> Event {
+        let is_bind = hdr.ptype == PacketType::Bind;
+        let body_range = HEADER_LEN..hdr.frag_len as usize;
+        let bind = match BindPacket::new_checked(&self.rx[body_range.clone()]) {
+            Ok(b) if b.n_contexts() <= MAX_CONTEXTS => b,
+            Ok(_) if is_bind => {
+                let len = emit_nak(hdr.call_id, BindNakRepr { reason: nak_reason::LOCAL_LIMIT_EXCEEDED }, out);
+                return Event::Transmit { len, close: false };
+            }
+            _ if is_bind => {
+                let len = emit_nak(hdr.call_id, BindNakRepr { reason: nak_reason::NOT_SPECIFIED }, out);
+                return Event::Transmit { len, close: false };
+            }
+            _ => {
+                let len = emit_fault(hdr.call_id, status::PROTOCOL_ERROR, out);
+                return Event::Transmit { len, close: false };
+            }
+        };
+        let is_kms = |c: &crate::wire::bind::ContextElement<'_>| {
+            c.abstract_syntax.uuid == syntax::KMS_INTERFACE.uuid && c.abstract_syntax.version & 0xFFFF == 1
+        };
+        let ndr64 = self.config.ndr64;
+        let offers_ndr64 = ndr64
+            && bind.contexts().any(|c| is_kms(&c) && c.transfer_syntaxes().any(|t| t == syntax::NDR64));
+        let mut results = [ContextResult::default(); MAX_CONTEXTS];
+        let mut accepted = [(0u16, Syntax::Ndr32, false); MAX_CONTEXTS];
+        for (i, c) in bind.contexts().enumerate() {
+            let offered = |s: SyntaxId| c.transfer_syntaxes().any(|t| t == s);
+            let btfn = c.transfer_syntaxes().find_map(|t| syntax::btfn_features(&t));
+            results[i] = if !is_kms(&c) {
+                ContextResult::reject(reason::ABSTRACT_SYNTAX_NOT_SUPPORTED)
+            } else if ndr64 && offered(syntax::NDR64) {
+                accepted[i] = (c.context_id, Syntax::Ndr64, true);
+                ContextResult::accept(syntax::NDR64)
+            } else if offered(syntax::NDR32) && !offers_ndr64 {
+                accepted[i] = (c.context_id, Syntax::Ndr32, true);
+                ContextResult::accept(syntax::NDR32)
+            } else if let (Some(bits), true) = (btfn, self.config.btfn) {
+                ContextResult { result: result::NEGOTIATE_ACK, reason: (bits & 3) as u16, syntax: SyntaxId::NULL }
+            } else {
+                ContextResult::reject(reason::TRANSFER_SYNTAXES_NOT_SUPPORTED)
+            };
+        }
+        let n = bind.n_contexts();
+        let (max_xmit, max_recv, group) = (bind.max_xmit_frag(), bind.max_recv_frag(), bind.assoc_group());
+        for (i, &(id, syn, ok)) in accepted[..n].iter().enumerate() {
+            if ok && !self.remember(id, syn) {
+                results[i] = ContextResult::reject(reason::LOCAL_LIMIT_EXCEEDED);
+            }
+        }
+        if is_bind && group != 0 {
+            self.assoc_group = group;
+        }
+        let mut port = [0u8; 6];
+        let sec_addr: &[u8] = if is_bind { port_string(self.config.port, &mut port) } else { &[] };
+        let ack = BindAckRepr {
+            max_xmit_frag: max_xmit,
+            max_recv_frag: max_recv,
+            assoc_group: self.assoc_group,
+            secondary_addr: sec_addr,
+            results: &results[..n],
+        };
+        let (ptype, flags) = if is_bind {
+            (PacketType::BindAck, flags::WHOLE | (hdr.flags & flags::CONC_MPX))
+        } else {
+            (PacketType::AlterContextResp, flags::WHOLE)
+        };
+        let body = ack.emit(&mut out[HEADER_LEN..]).expect("MAX_CONTEXTS results fit MAX_REPLY");
+        let len = HEADER_LEN + body;
+        Header { ptype, flags, frag_len: len as u16, call_id: hdr.call_id }.emit(out);
+        Event::Transmit { len, close: false }
+    }
+
+    fn on_request(&mut self, hdr: &Header, out: &mut [u8]) -> Event {
+        let frag_end = hdr.frag_len as usize;
+        let (context_id, opnum, stub_start) =
+            match RequestPacket::new_checked(&self.rx[HEADER_LEN..frag_end], hdr.flags) {
+                Ok(r) => (r.context_id(), r.opnum(), frag_end - r.stub().len()),
+                Err(_) => return self.fault(hdr.call_id, status::PROTOCOL_ERROR, out),
+            };
+        let first = hdr.flags & flags::FIRST_FRAG != 0;
+        let last = hdr.flags & flags::LAST_FRAG != 0;
+        if first && last {
+            self.frag = None;
+            return self.on_call(hdr.call_id, context_id, opnum, StubAt::Rx(stub_start, frag_end), out);
+        }
+        // A fragmented request: reassemble into frag_buf, bounded by MAX_STUB.
+        let piece = frag_end - stub_start;
+        let (f, at) = match (first, self.frag) {
+            (true, _) => (Fragments { call_id: hdr.call_id, context_id, opnum, len: 0 }, 0),
+            (false, Some(f)) if f.call_id == hdr.call_id => (f, f.len),
+            _ => {
+                self.frag = None;
+                return self.fault(hdr.call_id, status::PROTOCOL_ERROR, out);
+            }
+        };
+        if at + piece > MAX_STUB {
+            self.frag = None;
+            return self.fault(hdr.call_id, status::PROTOCOL_ERROR, out);
+        }
+        self.frag_buf[at..at + piece].copy_from_slice(&self.rx[stub_start..frag_end]);
+        let f = Fragments { len: at + piece, ..f };
+        if !last {
+            self.frag = Some(f);
+            return Event::NeedData;
+        }
+        self.frag = None;
+        self.on_call(hdr.call_id, f.context_id, f.opnum, StubAt::Reassembled(f.len), out)
+    }
+
+    fn on_call(&mut self, call_id: u32, context_id: u16, opnum: u16, stub: StubAt, out: &mut [u8]) -> Event {
+        let Some(syntax) = self.syntax_of(context_id) else {
+            return self.fault(call_id, status::UNKNOWN_INTERFACE, out);
+        };
+        if opnum != 0 {
+            return self.fault(call_id, status::OP_RANGE_ERROR, out);
+        }
+        let stub = match stub {
+            StubAt::Reassembled(len) => &self.frag_buf[..len],
+            StubAt::Rx(a, b) => &self.rx[a..b],
+        };
+        let opened: Result<OpenedRequest, ()> = match syntax.decode_request(stub) {
+            Ok(msg) => kms::open_request(msg).map_err(|_| ()),
+            Err(_) => Err(()),
+        };
+        match opened {
+            Ok(o) => {
+                let activation = Activation { request: o.repr, version: o.version, syntax, call_id };
+                self.pending = Some(Pending { activation, context_id, iv: o.iv });
+                Event::Activation(activation)
+            }
+            Err(()) => {
+                // Undecodable stub or message: a normal response carrying
+                // ERROR_INVALID_DATA, as genuine hosts and vlmcsd answer.
+                let len = emit_refusal(call_id, context_id, syntax, crate::HResult::INVALID_DATA, out);
+                Event::Transmit { len, close: false }
+            }
+        }
+    }
+
+    fn fault(&mut self, call_id: u32, status: u32, out: &mut [u8]) -> Event {
+        Event::Transmit { len: emit_fault(call_id, status, out), close: false }
+    }
+}
+
+/// Where a complete request stub lies: in the receive buffer, or in the
+/// reassembly buffer.
+enum StubAt {
+    Rx(usize, usize),
+    Reassembled(usize),
+}
+
+fn emit_refusal(call_id: u32, context_id: u16, syntax: Syntax, hr: crate::HResult, out: &mut [u8]) -> usize {
+    let stub_at = HEADER_LEN + call::CALL_HEADER_LEN;
+    let stub_len = syntax.encode_refusal(&mut out[stub_at..], hr);
+    call::emit_response_header(&mut out[HEADER_LEN..], stub_len as u32, context_id);
+    let len = stub_at + stub_len;
+    Header { ptype: PacketType::Response, flags: flags::WHOLE, frag_len: len as u16, call_id }.emit(out);
+    len
+}
+
+fn emit_fault(call_id: u32, status: u32, out: &mut [u8]) -> usize {
+    let len = HEADER_LEN + FaultRepr::LEN;
+    FaultRepr { context_id: 0, status }.emit(&mut out[HEADER_LEN..]).expect("MAX_REPLY");
+    let fl = flags::WHOLE | flags::DID_NOT_EXECUTE;
+    Header { ptype: PacketType::Fault, flags: fl, frag_len: len as u16, call_id }.emit(out);
+    len
+}
+
+fn emit_nak(call_id: u32, nak: BindNakRepr, out: &mut [u8]) -> usize {
+    let len = HEADER_LEN + nak.emit(&mut out[HEADER_LEN..]).expect("MAX_REPLY");
+    Header { ptype: PacketType::BindNak, flags: flags::WHOLE, frag_len: len as u16, call_id }.emit(out);
+    len
+}
+
+/// The decimal port and its NUL, e.g. `1688\0`.
+fn port_string(port: u16, buf: &mut [u8; 6]) -> &[u8] {
+    let mut digits = [0u8; 5];
+    let mut n = 0;
+    let mut p = port;
+    loop {
+        digits[n] = b'0' + (p % 10) as u8;
+        n += 1;
+        p /= 10;
+        if p == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        buf[i] = digits[n - 1 - i];
+    }
+    buf[n] = 0;
+    &buf[..n + 1]
+}

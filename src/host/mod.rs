@@ -1,0 +1,10 @@
+//! The sans-IO KMS host: [`Connection`] turns the bytes of one TCP
+//! connection into replies and activation requests, and [`policy`] holds the
+//! rules that decide them. No sockets, clocks, randomness or storage here:
+//! the runtime (tokio, the Worker, a test) feeds bytes, time and random
+//! bytes in and carries the answers out.
+pub mod connection;
+pub mod policy;
+
+pub use connection::{Activation, CloseReason, Config, Connection, Event, MAX_REPLY};
+pub use policy::{CountPolicy, Decision, Grant, Policy, Scope};
