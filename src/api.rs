@@ -1,0 +1,155 @@
+//! The JSON shapes of the hosts' HTTP API (`/api/status`, `/api/clients`,
+//! `/api/activity`), shared by the native host and the edge host so the
+//! dashboard in `www/` reads either without knowing which it talks to.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::string::String;
+use std::vec::Vec;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// "native" or "edge".
+    pub runtime: String,
+    pub version: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub uptime_secs: i64,
+    /// Where KMS is served: socket addresses natively, entry paths at the edge.
+    pub listen: Vec<String>,
+    pub identity: Identity,
+    pub policy: PolicyInfo,
+    pub counters: Counters,
+    /// One entry per KMS counted id seen in the last 30 days.
+    pub counts: Vec<CountEntry>,
+    /// DNS SRV publishing state, where the host has it.
+    pub dns: Option<DnsInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    /// ePID per slot, in catalogue order.
+    pub epids: Vec<SlotEpid>,
+    /// 16 hex digits.
+    pub hwid: String,
+    pub host_build: u32,
+    pub lcid: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SlotEpid {
+    pub slot: String,
+    pub csvlk_name: String,
+    pub epid: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyInfo {
+    /// "sufficient", "genuine" or "fixed".
+    pub count_mode: String,
+    /// With count_mode "fixed".
+    pub fixed_count: Option<u32>,
+    /// "all", "known", "genuine" or "list".
+    pub scope: String,
+    /// With scope "list".
+    pub scope_ids: Vec<String>,
+    /// Seconds; None when the check is off.
+    pub max_time_skew_secs: Option<u64>,
+    pub activation_interval: u32,
+    pub renewal_interval: u32,
+    pub ndr64: bool,
+}
+
+/// Request counters in the `slmgr /dlv` layout.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counters {
+    pub total: u64,
+    pub failed: u64,
+    /// Licence status name ("Unlicensed", "Licensed", "OOB grace", …) → requests.
+    pub by_license_status: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CountEntry {
+    pub kms_id: String,
+    /// Catalogue name, or "Unknown".
+    pub name: String,
+    pub application: String,
+    /// Distinct granted CMIDs of this counted id in the last 30 days.
+    pub genuine: u64,
+    /// Distinct CMIDs including refused ones.
+    pub clients: u64,
+    /// Distinct granted CMIDs of the whole application (the counting group).
+    pub group_genuine: u64,
+    /// Clients of this id need this many (25 Windows client, 5 otherwise).
+    pub threshold: u32,
+    /// What the host reports to a client of this id under the current policy.
+    pub reported: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DnsInfo {
+    pub publishing: bool,
+    /// e.g. "published", "failed: <cause>", "off".
+    pub state: String,
+    pub record: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientRow {
+    pub cmid: String,
+    pub kms_id: String,
+    pub product: String,
+    pub application: String,
+    pub sku: String,
+    pub sku_name: String,
+    pub workstation: String,
+    /// Client address natively, branch credential at the edge.
+    pub remote: String,
+    pub license_status: u32,
+    pub license_status_name: String,
+    pub protocol: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub requests: u64,
+    /// "0x00000000" style.
+    pub last_hresult: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientPage {
+    /// Rows matching the filter (all pages).
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+    pub clients: Vec<ClientRow>,
+}
+
+/// Query of `/api/clients`: `?q=&kms_id=&sort=&order=&offset=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClientQuery {
+    /// Substring of workstation, CMID, remote or product.
+    pub q: Option<String>,
+    pub kms_id: Option<String>,
+    /// A column of ClientRow: last_seen (default), first_seen, workstation, …
+    pub sort: Option<String>,
+    /// "asc" or "desc" (default).
+    pub order: Option<String>,
+    pub offset: Option<u64>,
+    /// Default 100, at most 1000.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActivityPoint {
+    /// Unix seconds at the start of the bucket.
+    pub start: i64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+/// `/api/activity`: per hour for the last 48 h, per day for the last 30 days.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Activity {
+    pub hourly: Vec<ActivityPoint>,
+    pub daily: Vec<ActivityPoint>,
+}

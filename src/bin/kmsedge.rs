@@ -1,0 +1,44 @@
+//! The `kmsedge` command: one binary for the host and the tools around it.
+use clap::{Parser, Subcommand};
+use kmsedge::native::{activate, bench, decode, products, serve};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kmsedge", version, about = "KMS host (volume activation, TCP 1688) and tools", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the KMS host with its registry and dashboard API.
+    Serve(serve::Args),
+    /// Perform a real activation against a KMS host and verify every field.
+    Activate(activate::Args),
+    /// Load-test a KMS host over real sockets (bounded in count and time).
+    Bench(bench::Args),
+    /// Decode a KMS conversation from hex or a pcap/pcapng capture.
+    Decode(decode::Args),
+    /// Search the product catalogue: GVLKs and the commands to use them.
+    Products(products::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Activate(a) => activate::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Products(a) => products::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming the problem, with its causes.
+            eprintln!("kmsedge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

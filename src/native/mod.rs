@@ -1,0 +1,8 @@
+//! The native runtime (feature `native`): the tokio KMS host with its SQLite
+//! registry and HTTP API, and the command-line tools. Everything here uses
+//! std; the protocol itself stays in the no_std core.
+pub mod activate;
+pub mod bench;
+pub mod decode;
+pub mod products;
+pub mod serve;

@@ -1,0 +1,95 @@
+//! The client registry's SQL, shared verbatim by the native host (rusqlite)
+//! and the edge host (Durable Object SQLite storage), so both count clients
+//! the same way. Only text lives here; each runtime binds parameters and
+//! runs it with its own driver.
+//!
+//! Counting rule (kms-protocol.md §8.3): the genuine count of a group is the
+//! number of distinct CMIDs of that application seen in the last 30 days
+//! whose last request the host granted. A host refusal (scope, clock) does
+//! not count; a grant whose count was below the client's N policy does,
+//! because that is how a genuine host's count grows.
+
+/// The schema; idempotent, run at every start.
+pub const SCHEMA: &str = include_str!("../migrations/0001_registry.sql");
+
+/// How long a CMID counts: 30 days (43 200 minutes), as a genuine host.
+pub const CMID_EXPIRY_SECS: i64 = 30 * 24 * 3600;
+
+/// ?1 cmid, ?2 kms_id, ?3 application, ?4 sku, ?5 workstation, ?6 remote,
+/// ?7 license_status, ?8 protocol, ?9 now, ?10 hresult.
+pub const UPSERT_CLIENT: &str = "\
+INSERT INTO clients (cmid, kms_id, application, sku, workstation, remote, license_status, protocol, first_seen, last_seen, requests, last_hresult)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1, ?10)
+ON CONFLICT (cmid, kms_id) DO UPDATE SET
+  application = excluded.application, sku = excluded.sku, workstation = excluded.workstation,
+  remote = excluded.remote, license_status = excluded.license_status, protocol = excluded.protocol,
+  last_seen = excluded.last_seen, requests = requests + 1, last_hresult = excluded.last_hresult";
+
+/// ?1 application, ?2 now − CMID_EXPIRY_SECS → one integer.
+pub const GENUINE_COUNT: &str = "\
+SELECT COUNT(DISTINCT cmid) FROM clients WHERE application = ?1 AND last_seen >= ?2 AND last_hresult = 0";
+
+/// ?1 since → rows (kms_id, application, genuine count, clients incl. refused).
+pub const COUNTS_BY_KMS_ID: &str = "\
+SELECT kms_id, application,
+       COUNT(DISTINCT CASE WHEN last_hresult = 0 THEN cmid END),
+       COUNT(DISTINCT cmid)
+FROM clients WHERE last_seen >= ?1 GROUP BY kms_id, application ORDER BY kms_id";
+
+/// ?1 since → rows (application, genuine count).
+pub const COUNTS_BY_APPLICATION: &str = "\
+SELECT application, COUNT(DISTINCT cmid) FROM clients
+WHERE last_seen >= ?1 AND last_hresult = 0 GROUP BY application";
+
+/// ?1 counter name. Names: `total`, `failed`, `license_status:<n>`.
+pub const BUMP_COUNTER: &str = "\
+INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1";
+
+pub const ALL_COUNTERS: &str = "SELECT name, value FROM counters";
+
+/// ?1 hour (unix seconds / 3600), ?2 ok (0/1), ?3 failed (0/1).
+pub const BUMP_ACTIVITY: &str = "\
+INSERT INTO activity (hour, ok, failed) VALUES (?1, ?2, ?3)
+ON CONFLICT (hour) DO UPDATE SET ok = ok + excluded.ok, failed = failed + excluded.failed";
+
+/// ?1 first hour → rows (hour, ok, failed).
+pub const ACTIVITY_SINCE: &str = "SELECT hour, ok, failed FROM activity WHERE hour >= ?1 ORDER BY hour";
+
+pub const GET_HOST: &str = "SELECT value FROM host WHERE key = ?1";
+/// Insert-only, so two starters racing keep the first identity.
+pub const INIT_HOST: &str = "INSERT INTO host (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
+pub const SET_HOST: &str = "\
+INSERT INTO host (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Columns of a client row, in the order the listing queries return them.
+pub const CLIENT_COLUMNS: &str = "cmid, kms_id, application, sku, workstation, remote, license_status, protocol, first_seen, last_seen, requests, last_hresult";
+
+/// Host keys.
+pub mod keys {
+    /// `epid:<slot name>` → ePID string.
+    pub const EPID_PREFIX: &str = "epid:";
+    pub const HWID: &str = "hwid";
+    pub const HOST_BUILD: &str = "host_build";
+    pub const LCID: &str = "lcid";
+}
+
+/// Counter names.
+pub mod counters {
+    pub const TOTAL: &str = "total";
+    pub const FAILED: &str = "failed";
+    /// Followed by the licence status number.
+    pub const LICENSE_STATUS_PREFIX: &str = "license_status:";
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn schema_declares_every_table_the_queries_use() {
+        for table in ["clients", "host", "counters", "activity"] {
+            assert!(super::SCHEMA.contains(&["CREATE TABLE IF NOT EXISTS ", table].concat()), "{table}");
+        }
+    }
+}
