@@ -147,7 +147,8 @@ impl Connection {
         self.closed
     }
 
-    /// Advances by at most one PDU; replies go to `out`.
+    /// Advances until there is something to send or decide, or no complete
+    /// PDU is left; replies go to `out`.
     pub fn poll(&mut self, out: &mut [u8]) -> Event {
         if self.closed {
             return Event::Close(CloseReason::Protocol);
@@ -158,31 +159,37 @@ impl Connection {
         if out.len() < MAX_REPLY {
             return self.close(CloseReason::BufferTooSmall);
         }
-        if self.rx_len < HEADER_LEN {
-            return Event::NeedData;
+        loop {
+            if self.rx_len < HEADER_LEN {
+                return Event::NeedData;
+            }
+            let pkt = Packet::new_unchecked(&self.rx[..self.rx_len]);
+            let hdr = pkt.header();
+            let frag_len = hdr.frag_len as usize;
+            if pkt.check_header().is_err() || frag_len < HEADER_LEN {
+                let nak = BindNakRepr { reason: nak_reason::PROTOCOL_VERSION_NOT_SUPPORTED };
+                return self.refuse_and_close(&hdr, nak, out);
+            }
+            if frag_len > self.config.max_pdu as usize || frag_len > RX_CAP {
+                let nak = BindNakRepr { reason: nak_reason::LOCAL_LIMIT_EXCEEDED };
+                return self.refuse_and_close(&hdr, nak, out);
+            }
+            if self.rx_len < frag_len {
+                return Event::NeedData;
+            }
+            let event = match hdr.ptype {
+                PacketType::Bind | PacketType::AlterContext => self.on_bind(&hdr, out),
+                PacketType::Request => self.on_request(&hdr, out),
+                other => return self.close(CloseReason::UnexpectedPdu(other.into())),
+            };
+            self.rx.copy_within(frag_len..self.rx_len, 0);
+            self.rx_len -= frag_len;
+            // A request fragment that is not the last one produces nothing;
+            // go on with whatever follows it.
+            if event != Event::NeedData {
+                return event;
+            }
         }
-        let pkt = Packet::new_unchecked(&self.rx[..self.rx_len]);
-        let hdr = pkt.header();
-        let frag_len = hdr.frag_len as usize;
-        if pkt.check_header().is_err() || frag_len < HEADER_LEN {
-            let nak = BindNakRepr { reason: nak_reason::PROTOCOL_VERSION_NOT_SUPPORTED };
-            return self.refuse_and_close(&hdr, nak, out);
-        }
-        if frag_len > self.config.max_pdu as usize || frag_len > RX_CAP {
-            let nak = BindNakRepr { reason: nak_reason::LOCAL_LIMIT_EXCEEDED };
-            return self.refuse_and_close(&hdr, nak, out);
-        }
-        if self.rx_len < frag_len {
-            return Event::NeedData;
-        }
-        let event = match hdr.ptype {
-            PacketType::Bind | PacketType::AlterContext => self.on_bind(&hdr, out),
-            PacketType::Request => self.on_request(&hdr, out),
-            other => self.close(CloseReason::UnexpectedPdu(other.into())),
-        };
-        self.rx.copy_within(frag_len..self.rx_len, 0);
-        self.rx_len -= frag_len;
-        event
     }
 
     /// Answers the pending activation; returns the length of the response
