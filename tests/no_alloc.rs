@@ -1,0 +1,97 @@
+//! The core never allocates: 10 000 activations (V4, V5, V6; NDR32 and
+//! NDR64) through the host engine, the policy, and the client's sealing and
+//! verification, with a counting global allocator watching this thread.
+//! Kept alone in its own test binary so nothing else runs on the thread.
+#![cfg(not(target_arch = "wasm32"))]
+
+use kmsedge::client::{Options, RequestBuilder, Session};
+use kmsedge::epid::Epid;
+use kmsedge::host::{Config, Connection, Event, policy};
+use kmsedge::kms::{self, Expect, ResponseRandom, Version};
+use kmsedge::time::FileTime;
+use kmsedge::wire::ndr::ResponseStub;
+use kmsedge::Guid;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(|c| c.get())
+}
+
+#[test]
+fn ten_thousand_activations_allocate_nothing() {
+    let sku = kmsedge::catalog::SKUS.iter().find(|s| s.name.contains("Enterprise")).unwrap();
+    let epid = Epid::parse("03612-00206-560-123456-03-1033-17763.0000-3652023").unwrap();
+    let now = FileTime::from_unix(1_717_200_000);
+    let pol = policy::Policy::default();
+    // Boxed so the large connection state does not sit on the test stack.
+    let mut host = Box::new(Connection::new(Config::default(), 7));
+    let (mut a, mut b) = ([0u8; 512], [0u8; 512]);
+    let mut msg = [0u8; 260];
+    // The counter does see this thread's allocations.
+    let probe = allocations();
+    drop(std::hint::black_box(vec![0u8; 64]));
+    assert!(allocations() > probe);
+
+    let before = allocations();
+    let mut granted = 0u32;
+    for use_ndr64 in [false, true] {
+        let mut client = Session::new(Options { use_ndr64, ..Options::default() }, 1);
+        let n = client.bind(&mut a);
+        host.receive(&a[..n]);
+        let Event::Transmit { len, .. } = host.poll(&mut b) else { panic!() };
+        client.on_bind_ack(&b[..len]).unwrap();
+        if client.needs_alter_context() {
+            let n = client.alter_context(&mut a);
+            host.receive(&a[..n]);
+            let Event::Transmit { len, .. } = host.poll(&mut b) else { panic!() };
+            client.on_alter_context_resp(&b[..len]).unwrap();
+        }
+        for i in 0..5_000u32 {
+            let major = 4 + (i % 3) as u16;
+            let iv = [i as u8; 16];
+            let repr = RequestBuilder::for_sku(sku)
+                .version(Version { major, minor: 0 })
+                .cmid(Guid::from_u128(i as u128 + 1))
+                .time(now)
+                .workstation("BENCH-PC.example.test")
+                .build();
+            let m = kms::seal_request(&repr, &iv, &mut msg);
+            let n = client.request(&msg[..m], &mut a).unwrap();
+            host.receive(&a[..n]);
+            let Event::Activation(act) = host.poll(&mut b) else { panic!() };
+            let decision = policy::decide(&act.request, now, &pol, i, epid, [7; 8]);
+            let random = ResponseRandom { salt: [i as u8; 16], iv: [!(i as u8); 16] };
+            let len = host.answer(&decision, &random, &mut b);
+            let ResponseStub::Message(resp) = client.on_response(&b[..len]).unwrap() else { panic!() };
+            let ok = kmsedge::client::check_response(resp, &Expect::for_request(&repr, &iv), repr.n_policy).unwrap();
+            granted += (ok.repr.current_count >= repr.n_policy) as u32;
+        }
+    }
+    let during = allocations() - before;
+    assert_eq!(granted, 10_000);
+    assert_eq!(during, 0, "the core allocated {during} times over 10 000 activations");
+}
