@@ -5,6 +5,8 @@
 //! Built for wasm32 the same body runs under wasm-bindgen-test's bundled
 //! criterion in node (`scripts/bench-wasm.sh`), so native and wasm figures
 //! come from one definition.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+
 use kmsedge::client::{Options, RequestBuilder, Session};
 use kmsedge::epid::Epid;
 use kmsedge::host::{Config, Connection, Event, policy};
