@@ -1,0 +1,55 @@
+// Entry point: loads the wasm core, wires the views and routes by URL hash:
+//   #lookup (default), #decoder, #dns, #product/<sku id> (lookup with that
+//   product shown first), #host (only when a host registers it).
+import init, { version } from './pkg/kmsedge.js';
+import { $ } from './dom.js';
+import { setupLookup, showProduct } from './lookup.js';
+import { setupDecoder } from './decoder.js';
+import { setupDns } from './dns.js';
+import { setupHost } from './host.js';
+
+const VIEWS = ['lookup', 'decoder', 'dns', 'host'];
+
+function route() {
+  const hash = decodeURIComponent(location.hash.slice(1));
+  let view = hash.split('/')[0] || 'lookup';
+  // The host view exists only where a host un-hid its nav entry.
+  if (!VIEWS.includes(view) || (view === 'host' && $('nav-host').hidden)) view = 'lookup';
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  for (const a of document.querySelectorAll('nav a[data-view]')) {
+    if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  // A linked product takes the focus; otherwise the caller may focus main.
+  return showProduct(hash.startsWith('product/') ? hash.slice('product/'.length) : null);
+  document.title = `kmsedge — ${{ lookup: 'GVLK lookup', decoder: 'KMS decoder', dns: 'DNS helper', host: 'Host' }[view]}`;
+}
+
+async function main() {
+  try {
+    await init();
+  } catch (e) {
+    $('loading').textContent = `Could not load the WebAssembly core: ${e}`;
+    $('loading').className = 'error';
+    return;
+  }
+  $('version').textContent = version();
+  setupLookup(() => {
+    const hash = decodeURIComponent(location.hash.slice(1));
+    return hash.startsWith('product/') ? hash.slice('product/'.length) : null;
+  });
+  setupDecoder();
+  setupDns();
+  window.addEventListener('hashchange', () => {
+    if (!route()) $('main').focus();
+  });
+  route();
+  // Served by a kmsedge host? Then the Host entry appears (and #host routes).
+  setupHost(route);
+  $('loading').remove();
+  // Lets tests (and the host dashboard) know the page is interactive.
+  document.body.dataset.ready = '1';
+  window.kmsedgeReadyAt = performance.now();
+}
+
+main();

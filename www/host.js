@@ -1,0 +1,861 @@
+// Host dashboard (#view-host): what `slmgr /dlv` shows on a genuine host and
+// more — status, counts per KMS counted id, clients, activity — read from the
+// JSON API of the host that serves this page (`kmsedge serve` or the edge
+// Worker; same shapes, src/api.rs).
+//
+// Detection: GET api/status. 401 (or 403) means "a host that wants its admin
+// token"; 200 with a status means a host that answers without one (a native
+// host with no token set, seen from loopback). A network error, a 404 or
+// anything else means static hosting: the Host entry stays hidden.
+//
+// The admin token is typed once, kept in sessionStorage only (this tab,
+// until it closes) and sent as `Authorization: Bearer` on every API call;
+// it never goes into a URL. A refused token clears every piece of host data
+// from the page. While the view is visible the data refreshes every few
+// seconds in place: inputs, sort, page, focus and scroll stay as they are.
+import { $, h, announce, debounce } from './dom.js';
+import { stackedBars } from './chart.js';
+
+const TOKEN_KEY = 'kmsedge.adminToken';
+export const REFRESH_MS = 5000;
+const CSV_PAGE = 1000; // the API's largest page
+const CSV_MAX_ROWS = 1_000_000;
+
+const APPLICATIONS = {
+  '55c92734-d682-4d71-983e-d6ec3f16059f': 'Windows',
+  '59a52881-a989-479d-af46-f275c6370663': 'Office 2010',
+  '0ff1ce15-a989-479d-af46-f275c6370663': 'Office 2013+',
+};
+
+// `slmgr /dlv` names the licence states this way.
+const DLV_STATUS = [
+  ['Unlicensed', 'Unlicensed'],
+  ['Licensed', 'Licensed'],
+  ['OOB grace', 'Initial grace period'],
+  ['OOT grace', 'License expired or Hardware out of tolerance'],
+  ['Non-genuine grace', 'Non-genuine grace period'],
+  ['Notification', 'Notification'],
+  ['Extended grace', 'Extended grace period'],
+];
+
+// Last results: a short phrase in the table, the Windows name as its tooltip.
+const HRESULTS = {
+  '0x00000000': ['activated', 'S_OK'],
+  '0xC004F038': ['count too low', 'SL_E_VL_NOT_ENOUGH_COUNT'],
+  '0xC004F039': ['binding service off', 'SL_E_VL_BINDING_SERVICE_NOT_ENABLED'],
+  '0xC004F041': ['host not activated', 'SL_E_VL_KEY_MANAGEMENT_SERVICE_NOT_ACTIVATED'],
+  '0xC004F042': ['product not served', 'SL_E_VL_KEY_MANAGEMENT_SERVICE_ID_MISMATCH'],
+  '0xC004F06C': ['clock too far off', 'SL_E_VL_INVALID_TIMESTAMP'],
+  '0xC004F074': ['no host answered', 'SL_E_VL_BINDING_SERVICE_UNAVAILABLE'],
+  '0xC004D104': ['CMID list full', '0xC004D104'],
+  '0x8007000D': ['invalid request', 'ERROR_INVALID_DATA'],
+};
+
+// Table columns: key = the API's sort column; first sort direction.
+const COLUMNS = [
+  { key: 'workstation', label: 'Workstation', first: 'asc' },
+  { key: 'cmid', label: 'CMID', first: 'asc' },
+  // The API sorts by stored columns: "product" groups by counted id.
+  { key: 'kms_id', label: 'Product', first: 'asc' },
+  { key: 'license_status', label: 'Licence status', first: 'asc' },
+  { key: 'remote', label: 'Remote', first: 'asc' },
+  { key: 'first_seen', label: 'First seen', first: 'desc' },
+  { key: 'last_seen', label: 'Last seen', first: 'desc' },
+  { key: 'requests', label: 'Requests', first: 'desc' },
+  { key: 'last_hresult', label: 'Last result', first: 'asc' },
+];
+
+const CSV_COLUMNS = [
+  ['workstation', (r) => r.workstation],
+  ['cmid', (r) => r.cmid],
+  ['product', (r) => r.sku_name],
+  ['counted_id_name', (r) => r.product],
+  ['kms_id', (r) => r.kms_id],
+  ['sku', (r) => r.sku],
+  ['application', (r) => r.application],
+  ['license_status', (r) => r.license_status_name],
+  ['remote', (r) => r.remote],
+  ['protocol', (r) => r.protocol],
+  ['first_seen_utc', (r) => isoUtc(r.first_seen)],
+  ['last_seen_utc', (r) => isoUtc(r.last_seen)],
+  ['requests', (r) => r.requests],
+  ['last_result', (r) => r.last_hresult],
+];
+
+// ---------------------------------------------------------------- state
+
+let token = null; // the admin token in use (mirrors sessionStorage)
+let generation = 0; // bumped whenever data is cleared: late answers are dropped
+let controller = new AbortController();
+let ui = null; // the built dashboard's elements; null while nothing is shown
+let timer = null;
+let refreshing = null;
+let autoRefresh = true;
+const view = { q: '', kms_id: '', sort: 'last_seen', order: 'desc', offset: 0, limit: 25, period: 'hourly' };
+let clientsSeq = 0;
+let last = { status: null, activity: null, page: null, chartKey: '' };
+
+class AuthError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function loadToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+function saveToken(t) {
+  try {
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage off: the token lives in memory for this page only */ }
+}
+
+// ---------------------------------------------------------------- API
+
+async function errorText(r) {
+  const text = (await r.text().catch(() => '')).trim();
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j.error === 'string') return j.error;
+  } catch { /* not JSON */ }
+  return text.slice(0, 300) || `HTTP ${r.status}`;
+}
+
+/** GET path with the token; AuthError on 401/403, Error otherwise. */
+async function api(path, signal = controller.signal) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
+  if (r.status === 401 || r.status === 403) throw new AuthError(r.status, await errorText(r));
+  if (!r.ok) throw new Error(`${path.split('?')[0]}: HTTP ${r.status}: ${await errorText(r)}`);
+  return r.json();
+}
+
+function clientsPath(q, offset, limit) {
+  const p = new URLSearchParams();
+  if (q.q.trim()) p.set('q', q.q.trim());
+  if (q.kms_id) p.set('kms_id', q.kms_id);
+  p.set('sort', q.sort);
+  p.set('order', q.order);
+  p.set('offset', String(offset));
+  p.set('limit', String(limit));
+  return `api/clients?${p}`;
+}
+
+// ---------------------------------------------------------------- formatting
+
+const pad = (n) => String(n).padStart(2, '0');
+function isoUtc(unix) {
+  return unix ? new Date(unix * 1000).toISOString().replace('.000Z', 'Z') : '';
+}
+function localTime(unix) {
+  const d = new Date(unix * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+function duration(secs) {
+  secs = Math.max(0, Math.floor(secs));
+  const d = Math.floor(secs / 86400);
+  const hr = Math.floor((secs % 86400) / 3600);
+  const mi = Math.floor((secs % 3600) / 60);
+  if (d) return `${d} d ${hr} h`;
+  if (hr) return `${hr} h ${mi} min`;
+  if (mi) return `${mi} min ${secs % 60} s`;
+  return `${secs} s`;
+}
+function minutes(m) {
+  const parts = m % 1440 === 0 ? `${m / 1440} day${m === 1440 ? '' : 's'}`
+    : m % 60 === 0 ? `${m / 60} hour${m === 60 ? '' : 's'}` : null;
+  return `${m} minutes${parts ? ` (${parts})` : ''}`;
+}
+const appName = (id) => APPLICATIONS[id] ?? id;
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function countMode(p) {
+  switch (p.count_mode) {
+    case 'sufficient': return 'sufficient: reports max(genuine, 2 × N), so every client activates';
+    case 'genuine': return 'genuine: reports the distinct clients of the last 30 days, like a genuine host';
+    case 'fixed': return `fixed: always reports ${p.fixed_count}`;
+    default: return p.count_mode;
+  }
+}
+function scope(p, names) {
+  switch (p.scope) {
+    case 'all': return 'all products (any counted id)';
+    case 'known': return 'products in the catalogue';
+    case 'genuine': return 'what a genuine host’s CSVLKs cover';
+    case 'list': return `only ${plural(p.scope_ids.length, 'counted id')}: ${p.scope_ids.map((id) => names.get(id) ? `${names.get(id)} (${id})` : id).join(', ')}`;
+    default: return p.scope;
+  }
+}
+function skew(secs) {
+  if (secs === null || secs === undefined) return 'off: any client clock is accepted';
+  const hours = secs % 3600 === 0 ? `${secs / 3600} h` : `${secs} s`;
+  return `on: refuses clients whose clock is more than ${hours} off (${secs} s)`;
+}
+
+/** Sets text only when it differs, so nothing re-renders or re-announces needlessly. */
+function setText(el, text) {
+  text = String(text);
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// ---------------------------------------------------------------- CSV
+
+/** One CSV field (RFC 4180): quoted when it holds a quote, comma, CR/LF or
+ * edge spaces; quotes doubled. Text that a spreadsheet would run as a
+ * formula (leading = + - @ tab CR) gets a leading apostrophe. */
+export function csvField(v) {
+  let t = v === null || v === undefined ? '' : String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(t)) t = `'${t}`;
+  return /[",\r\n]|^\s|\s$/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
+}
+export function csvOf(rows) {
+  const lines = [CSV_COLUMNS.map(([name]) => name).join(',')];
+  for (const r of rows) lines.push(CSV_COLUMNS.map(([, get]) => csvField(get(r))).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+// ---------------------------------------------------------------- building
+
+function field(label, key) {
+  const dd = h('dd', { dataset: { field: key } });
+  return { nodes: [h('dt', {}, label), dd], dd };
+}
+
+function card(title, ...children) {
+  return h('section', { class: 'hd-card', 'aria-label': title }, h('h3', {}, title), ...children);
+}
+const wide = (el) => { el.classList.add('hd-wide'); return el; };
+
+function build() {
+  const f = {};
+  const kv = (...pairs) => h('dl', { class: 'kv' }, pairs.flatMap(([label, key]) => {
+    const x = field(label, key);
+    f[key] = x.dd;
+    return x.nodes;
+  }));
+
+  const auto = h('input', { type: 'checkbox', id: 'hd-auto', checked: autoRefresh });
+  auto.addEventListener('change', () => {
+    autoRefresh = auto.checked;
+    schedule();
+  });
+  const toolbar = h('div', { class: 'hd-toolbar' },
+    h('label', { class: 'hd-check' }, auto, ` Refresh every ${REFRESH_MS / 1000} s`),
+    h('button', { type: 'button', class: 'secondary', id: 'hd-refresh', onclick: () => refresh(true) }, 'Refresh now'),
+    h('button', { type: 'button', class: 'secondary', id: 'hd-signout', onclick: signOut, hidden: !token }, 'Sign out'),
+    f.updated = h('span', { class: 'status', id: 'hd-updated' }));
+  const warn = h('p', { class: 'error', id: 'hd-warning', role: 'alert', hidden: true });
+
+  // Status.
+  const listen = h('ul', { class: 'hd-plain', dataset: { field: 'listen' } });
+  const epids = h('tbody');
+  const dnsCard = card('DNS publishing', kv(['Publishing', 'dns_publishing'], ['State', 'dns_state'], ['SRV record', 'dns_record']));
+  dnsCard.hidden = true;
+  const dlv = h('dl', { class: 'hd-dlv', id: 'hd-dlv' });
+  const status = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-status' },
+    h('h2', { id: 'hd-h-status' }, 'Status'),
+    h('div', { class: 'hd-grid' },
+      card('Host',
+        kv(['Runtime', 'runtime'], ['Version', 'version'], ['Uptime', 'uptime'], ['Started', 'started_at']),
+        h('p', { class: 'hd-sub' }, 'Listening on'), listen),
+      card('Key Management Service (slmgr /dlv)',
+        kv(['Activation interval', 'activation_interval'], ['Renewal interval', 'renewal_interval']),
+        h('p', { class: 'hd-sub' }, 'Cumulative requests received from clients'), dlv),
+      card('Policy',
+        kv(['Count mode', 'count_mode'], ['Product scope', 'scope'], ['Time-skew check', 'time_skew'], ['NDR64', 'ndr64'])),
+      dnsCard,
+      wide(card('Identity',
+        kv(['HwId', 'hwid'], ['Host build', 'host_build'], ['LCID', 'lcid']),
+        h('div', { class: 'hd-scroll' },
+          h('table', { class: 'hd-epids' },
+            h('caption', { class: 'visually-hidden' }, 'ePID per slot'),
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slot'), h('th', { scope: 'col' }, 'CSVLK'), h('th', { scope: 'col' }, 'ePID'))),
+            epids))))));
+
+  // Counts.
+  const counts = h('ul', { class: 'hd-counts', id: 'hd-counts' });
+  const countsEmpty = h('p', { class: 'status', id: 'hd-counts-empty', hidden: true }, 'No client in the last 30 days.');
+  const countsSection = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-counts' },
+    h('h2', { id: 'hd-h-counts' }, 'Counts per KMS counted id (last 30 days)'),
+    h('p', { class: 'hd-note' }, 'A client activates once the host reports at least its threshold: 25 for Windows client editions, 5 for servers and Office. ',
+      'The bar shows the genuine (granted) distinct machines of the counted id, lighter the rest of its counting group; the line marks the threshold.'),
+    countsEmpty, counts);
+
+  // Clients.
+  const q = h('input', { id: 'hd-q', type: 'search', autocomplete: 'off', spellcheck: 'false', value: view.q,
+    placeholder: 'workstation, CMID, address or product', 'aria-controls': 'hd-clients' });
+  const kms = h('select', { id: 'hd-kms', 'aria-controls': 'hd-clients' }, h('option', { value: '' }, 'All'));
+  const size = h('select', { id: 'hd-size', 'aria-controls': 'hd-clients' },
+    [25, 50, 100].map((n) => h('option', { value: n, selected: n === view.limit }, String(n))));
+  const onQuery = debounce(() => { view.q = q.value; view.offset = 0; loadClients(); }, 250);
+  q.addEventListener('input', onQuery);
+  kms.addEventListener('change', () => { view.kms_id = kms.value; view.offset = 0; loadClients(); });
+  size.addEventListener('change', () => { view.limit = Number(size.value); view.offset = 0; loadClients(); });
+  const head = h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col', dataset: { sort: c.key } },
+    h('button', { type: 'button', class: 'hd-sort', onclick: () => sortBy(c.key) },
+      c.label, h('span', { class: 'hd-arrow', 'aria-hidden': 'true' })))));
+  const tbody = h('tbody');
+  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-prev', onclick: () => page(-1) }, 'Previous');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-next', onclick: () => page(1) }, 'Next');
+  const exportBtn = h('button', { type: 'button', id: 'hd-export', onclick: exportCsv }, 'Export CSV');
+  const clients = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-clients' },
+    h('h2', { id: 'hd-h-clients' }, 'Clients'),
+    h('form', { class: 'fields', role: 'search', onsubmit: (e) => e.preventDefault() },
+      h('div', { class: 'field wide' }, h('label', { for: 'hd-q' }, 'Filter clients'), q),
+      h('div', { class: 'field' }, h('label', { for: 'hd-kms' }, 'Counted id'), kms),
+      h('div', { class: 'field narrow' }, h('label', { for: 'hd-size' }, 'Rows per page'), size)),
+    h('div', { class: 'hd-toolbar' },
+      f.range = h('p', { class: 'status', id: 'hd-range', role: 'status', 'aria-live': 'polite' }),
+      exportBtn,
+      f.exportStatus = h('span', { class: 'status', id: 'hd-export-status', role: 'status', 'aria-live': 'polite' })),
+    h('div', { class: 'hd-scroll', role: 'region', 'aria-labelledby': 'hd-h-clients', tabindex: '0' },
+      h('table', { class: 'hd-clients', id: 'hd-clients' },
+        h('caption', { class: 'visually-hidden' }, 'Clients; column headers sort'),
+        h('thead', {}, head), tbody)),
+    h('div', { class: 'hd-pager' }, prev, f.pageOf = h('span', { class: 'status', id: 'hd-page' }), next));
+
+  // Activity.
+  const periods = h('div', { class: 'hd-seg', role: 'group', 'aria-label': 'Period' },
+    h('button', { type: 'button', dataset: { period: 'hourly' }, 'aria-pressed': 'true', onclick: () => setPeriod('hourly') }, 'Last 48 hours'),
+    h('button', { type: 'button', dataset: { period: 'daily' }, 'aria-pressed': 'false', onclick: () => setPeriod('daily') }, 'Last 30 days'));
+  const chartBox = h('div', { class: 'hd-chart', id: 'hd-chart' });
+  const summary = h('p', { id: 'hd-chart-summary', class: 'hd-summary' });
+  const dataBody = h('tbody');
+  const activity = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-activity' },
+    h('h2', { id: 'hd-h-activity' }, 'Activations over time'),
+    h('div', { class: 'hd-toolbar' }, periods,
+      h('ul', { class: 'hd-legend', 'aria-label': 'Legend' },
+        h('li', {}, h('span', { class: 'hd-swatch ok', 'aria-hidden': 'true' }), 'Granted'),
+        h('li', {}, h('span', { class: 'hd-swatch failed', 'aria-hidden': 'true' }), 'Failed (refused or in error)'))),
+    h('figure', { class: 'hd-figure' }, chartBox, h('figcaption', {}, summary)),
+    h('details', { class: 'hd-data-table' },
+      h('summary', {}, 'The chart’s data as a table'),
+      h('div', { class: 'hd-scroll' },
+        h('table', {},
+          f.dataCaption = h('caption', {}),
+          h('thead', {}, f.dataHead = h('tr', {})),
+          dataBody))));
+
+  $('hd-data').replaceChildren(toolbar, warn, status, countsSection, clients, activity);
+  ui = { f, warn, listen, epids, dnsCard, dlv, counts, countsEmpty, q, kms, size, head, tbody, prev, next, exportBtn,
+    periods, chartBox, summary, dataBody, chartWidth: 0 };
+  new ResizeObserver(() => {
+    if (ui && ui.chartBox === chartBox && chartBox.clientWidth && chartBox.clientWidth !== ui.chartWidth) drawChart(true);
+  }).observe(chartBox);
+  markSort();
+}
+
+// ---------------------------------------------------------------- applying data
+
+function applyStatus(s) {
+  const { f } = ui;
+  setText(f.runtime, s.runtime === 'edge' ? 'edge (Cloudflare Worker)' : s.runtime === 'native' ? 'native (kmsedge serve)' : s.runtime);
+  setText(f.version, s.version);
+  setText(f.uptime, duration(s.uptime_secs));
+  setText(f.started_at, localTime(s.started_at));
+  const listenKey = JSON.stringify(s.listen);
+  if (ui.listen.dataset.key !== listenKey) {
+    ui.listen.dataset.key = listenKey;
+    ui.listen.replaceChildren(...s.listen.map((a) => h('li', { class: 'mono' }, a)));
+  }
+  setText(f.activation_interval, minutes(s.policy.activation_interval));
+  setText(f.renewal_interval, minutes(s.policy.renewal_interval));
+
+  // Request counters, as slmgr /dlv lists them.
+  const c = s.counters;
+  const rows = [['Total requests received', c.total, 'total'], ['Failed requests received', c.failed, 'failed']];
+  const seen = new Set();
+  for (const [api, label] of DLV_STATUS) {
+    seen.add(api);
+    rows.push([`Requests with License Status ${label}`, c.by_license_status[api] ?? 0, `status:${api}`]);
+  }
+  for (const [name, n] of Object.entries(c.by_license_status)) {
+    if (!seen.has(name)) rows.push([`Requests with License Status ${name}`, n, `status:${name}`]);
+  }
+  const dlvKey = JSON.stringify(rows);
+  if (ui.dlv.dataset.key !== dlvKey) {
+    ui.dlv.dataset.key = dlvKey;
+    ui.dlv.replaceChildren(...rows.flatMap(([label, n, key]) => [h('dt', {}, `${label}:`), h('dd', { dataset: { counter: key } }, String(n))]));
+  }
+
+  const names = new Map(s.counts.map((x) => [x.kms_id, x.name]));
+  setText(f.count_mode, countMode(s.policy));
+  setText(f.scope, scope(s.policy, names));
+  setText(f.time_skew, skew(s.policy.max_time_skew_secs));
+  setText(f.ndr64, s.policy.ndr64 ? 'negotiated (as Windows 8+ hosts do)' : 'off (NDR32 only)');
+
+  setText(f.hwid, s.identity.hwid);
+  setText(f.host_build, s.identity.host_build);
+  setText(f.lcid, s.identity.lcid);
+  const epidKey = JSON.stringify(s.identity.epids);
+  if (ui.epids.dataset.key !== epidKey) {
+    ui.epids.dataset.key = epidKey;
+    ui.epids.replaceChildren(...s.identity.epids.map((e) => h('tr', { dataset: { slot: e.slot } },
+      h('th', { scope: 'row' }, e.slot), h('td', {}, e.csvlk_name), h('td', { class: 'mono', dataset: { field: 'epid' } }, e.epid))));
+  }
+
+  ui.dnsCard.hidden = !s.dns;
+  if (s.dns) {
+    setText(f.dns_publishing, s.dns.publishing ? 'yes' : 'no');
+    setText(f.dns_state, s.dns.state);
+    setText(f.dns_record, s.dns.record ?? '—');
+  }
+
+  applyCounts(s);
+  applyKmsOptions(s.counts);
+}
+
+function applyCounts(s) {
+  const list = [...s.counts].sort((a, b) => a.name.localeCompare(b.name) || a.kms_id.localeCompare(b.kms_id));
+  ui.countsEmpty.hidden = list.length > 0;
+  const existing = new Map([...ui.counts.children].map((li) => [li.dataset.kmsId, li]));
+  let before = ui.counts.firstChild;
+  for (const c of list) {
+    let li = existing.get(c.kms_id);
+    existing.delete(c.kms_id);
+    if (!li) li = countItem(c.kms_id);
+    if (li !== before) ui.counts.insertBefore(li, before);
+    else before = before.nextSibling;
+    updateCount(li, c, s.policy);
+  }
+  for (const li of existing.values()) li.remove();
+}
+
+function countItem(kmsId) {
+  const parts = {
+    name: h('h3', {}),
+    meta: h('span', { class: 'meta' }),
+    group: h('span', { class: 'hd-bar-group' }),
+    own: h('span', { class: 'hd-bar-own' }),
+    mark: h('span', { class: 'hd-bar-mark' }, h('span', {})),
+    facts: h('p', { class: 'hd-facts' }),
+    verdict: h('p', { class: 'hd-verdict' }),
+  };
+  const bar = h('div', { class: 'hd-bar', role: 'img' }, parts.group, parts.own, parts.mark);
+  const li = h('li', { class: 'hd-count', dataset: { kmsId } },
+    h('header', {}, parts.name, parts.meta), bar, parts.facts, parts.verdict);
+  li.parts = { ...parts, bar };
+  return li;
+}
+
+function updateCount(li, c, policy) {
+  const p = li.parts;
+  setText(p.name, c.name);
+  setText(p.meta, `${appName(c.application)} · ${c.kms_id}`);
+  const scale = Math.max(c.threshold * 1.25, c.group_genuine * 1.05, c.genuine * 1.05, 1);
+  const pct = (n) => `${Math.min(100, (n / scale) * 100).toFixed(2)}%`;
+  p.own.style.width = pct(c.genuine);
+  p.group.style.width = pct(c.group_genuine);
+  p.mark.style.left = pct(c.threshold);
+  setText(p.mark.firstChild, String(c.threshold));
+  const reached = c.group_genuine >= c.threshold;
+  li.classList.toggle('reached', reached);
+  p.bar.setAttribute('aria-label', `${c.genuine} genuine of threshold ${c.threshold}; counting group ${c.group_genuine}`);
+  li.dataset.genuine = c.genuine;
+  li.dataset.threshold = c.threshold;
+  li.dataset.reported = c.reported;
+  setText(p.facts, `Genuine machines: ${c.genuine} · all machines (refused too): ${c.clients} · ${appName(c.application)} counting group: ${c.group_genuine} · threshold: ${c.threshold}`);
+  const activates = c.reported >= c.threshold;
+  setText(p.verdict, `Reports ${c.reported} under the “${policy.count_mode}” policy: clients ${activates ? 'activate' : `do not activate (need ${c.threshold})`}.`
+    + (reached ? '' : ` A genuine host would report ${c.group_genuine}, below the threshold.`));
+  p.verdict.classList.toggle('bad', !activates);
+}
+
+function applyKmsOptions(counts) {
+  const sel = ui.kms;
+  const want = [['', 'All'], ...[...counts].sort((a, b) => a.name.localeCompare(b.name)).map((c) => [c.kms_id, c.name])];
+  if (view.kms_id && !want.some(([v]) => v === view.kms_id)) want.push([view.kms_id, view.kms_id]);
+  const key = JSON.stringify(want);
+  if (sel.dataset.key === key) return;
+  sel.dataset.key = key;
+  sel.replaceChildren(...want.map(([v, t]) => h('option', { value: v }, t)));
+  sel.value = view.kms_id;
+}
+
+function markSort() {
+  for (const th of ui.head.children) {
+    const on = th.dataset.sort === view.sort;
+    if (on) th.setAttribute('aria-sort', view.order === 'asc' ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort');
+    setText(th.querySelector('.hd-arrow'), on ? (view.order === 'asc' ? ' ▲' : ' ▼') : '');
+  }
+}
+
+function rowCells(r) {
+  const result = HRESULTS[r.last_hresult];
+  return [
+    { text: r.workstation || '—', head: true },
+    { text: r.cmid, cls: 'mono' },
+    { text: r.sku_name, sub: r.product },
+    { text: r.license_status_name },
+    { text: r.remote, cls: 'mono' },
+    { text: localTime(r.first_seen), time: isoUtc(r.first_seen) },
+    { text: localTime(r.last_seen), time: isoUtc(r.last_seen) },
+    { text: String(r.requests), cls: 'num' },
+    { text: r.last_hresult, sub: result?.[0], title: result?.[1], cls: r.last_hresult === '0x00000000' ? 'ok' : 'bad' },
+  ];
+}
+
+function cellOf(c, i) {
+  const content = c.time ? h('time', { datetime: c.time }, c.text) : c.text;
+  return h(c.head ? 'th' : 'td', { scope: c.head ? 'row' : null, class: c.cls, title: c.title, dataset: { col: COLUMNS[i].key } },
+    content, c.sub ? h('span', { class: 'hd-cell-sub' }, c.sub) : null);
+}
+
+function applyClients(pageData) {
+  const { tbody } = ui;
+  const rows = pageData.clients;
+  if (!rows.length) {
+    const msg = view.q.trim() || view.kms_id ? 'No client matches the filter.' : 'No client has been seen yet.';
+    if (tbody.dataset.empty !== msg) {
+      tbody.dataset.empty = msg;
+      tbody.replaceChildren(h('tr', { class: 'hd-empty' }, h('td', { colspan: COLUMNS.length }, msg)));
+    }
+  } else {
+    if (tbody.dataset.empty) {
+      delete tbody.dataset.empty;
+      tbody.replaceChildren();
+    }
+    rows.forEach((r, i) => {
+      const cells = rowCells(r);
+      const sig = JSON.stringify(cells);
+      let tr = tbody.children[i];
+      if (!tr) tr = tbody.appendChild(h('tr'));
+      if (tr.dataset.sig !== sig) {
+        tr.dataset.sig = sig;
+        tr.dataset.cmid = r.cmid;
+        tr.dataset.kmsId = r.kms_id;
+        tr.replaceChildren(...cells.map(cellOf));
+      }
+    });
+    while (tbody.children.length > rows.length) tbody.lastChild.remove();
+  }
+  const from = rows.length ? pageData.offset + 1 : 0;
+  const to = pageData.offset + rows.length;
+  setText(ui.f.range, pageData.total === 0 ? (view.q.trim() || view.kms_id ? 'No client matches.' : 'No clients yet.')
+    : `Clients ${from}–${to} of ${pageData.total}${view.q.trim() || view.kms_id ? ' matching the filter' : ''}`);
+  const pages = Math.max(1, Math.ceil(pageData.total / view.limit));
+  setText(ui.f.pageOf, `Page ${Math.floor(pageData.offset / view.limit) + 1} of ${pages}`);
+  ui.prev.disabled = pageData.offset === 0;
+  ui.next.disabled = pageData.offset + view.limit >= pageData.total;
+  ui.exportBtn.disabled = pageData.total === 0;
+  $('hd-data').dataset.clientsTotal = pageData.total;
+}
+
+// ---------------------------------------------------------------- chart
+
+function tickHourly(p) {
+  const d = new Date(p.start * 1000);
+  if (d.getHours() === 0) return d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' });
+  return d.getHours() % 6 === 0 ? `${pad(d.getHours())}:${pad(d.getMinutes())}` : null;
+}
+function tickDaily(p, i, n) {
+  const d = new Date(p.start * 1000);
+  return (n - 1 - i) % 5 === 0 ? d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' }) : null;
+}
+function bucketName(p, period) {
+  const d = new Date(p.start * 1000);
+  if (period === 'daily') return d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  const e = new Date((p.start + 3600) * 1000);
+  return `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })} ${pad(d.getHours())}:${pad(d.getMinutes())}–${pad(e.getHours())}:${pad(e.getMinutes())}`;
+}
+
+function drawChart(force = false) {
+  const a = last.activity;
+  if (!ui || !a) return;
+  const period = view.period;
+  const points = a[period] ?? [];
+  const width = ui.chartBox.clientWidth || 600;
+  const key = JSON.stringify([period, points]);
+  if (!force && key === last.chartKey && width === ui.chartWidth) return;
+  last.chartKey = key;
+  ui.chartWidth = width;
+  const title = (p) => `${bucketName(p, period)}: ${p.ok} granted, ${p.failed} failed`;
+  const what = period === 'daily' ? 'last 30 days (UTC days)' : 'last 48 hours';
+  const svg = stackedBars(points, {
+    width, height: width < 480 ? 200 : 240, labelledBy: 'hd-chart-summary', title,
+    tick: period === 'daily' ? (p, i) => tickDaily(p, i, points.length) : tickHourly,
+    empty: `No requests in the ${what}`,
+  });
+  ui.chartBox.replaceChildren(svg);
+  ui.chartBox.dataset.period = period;
+
+  const ok = points.reduce((s, p) => s + p.ok, 0);
+  const failed = points.reduce((s, p) => s + p.failed, 0);
+  const busiest = points.reduce((b, p) => (p.ok + p.failed > (b ? b.ok + b.failed : 0) ? p : b), null);
+  setText(ui.summary, ok + failed === 0
+    ? `Activations over the ${what}: no requests.`
+    : `Activations over the ${what}: ${plural(ok + failed, 'request')}, ${ok} granted and ${failed} failed; busiest ${period === 'daily' ? 'day' : 'hour'}: ${bucketName(busiest, period)} with ${busiest.ok + busiest.failed}.`);
+  setText(ui.f.dataCaption, `Requests per ${period === 'daily' ? 'day (UTC)' : 'hour'}, ${what}`);
+  ui.f.dataHead.replaceChildren(h('th', { scope: 'col' }, period === 'daily' ? 'Day (UTC)' : 'Hour'),
+    h('th', { scope: 'col' }, 'Granted'), h('th', { scope: 'col' }, 'Failed'));
+  ui.dataBody.replaceChildren(...points.map((p) => h('tr', {},
+    h('th', { scope: 'row' }, bucketName(p, period)), h('td', { class: 'num' }, String(p.ok)), h('td', { class: 'num' }, String(p.failed)))));
+}
+
+function setPeriod(period) {
+  view.period = period;
+  for (const b of ui.periods.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.period === period));
+  drawChart(true);
+}
+
+// ---------------------------------------------------------------- loading
+
+function warn(text) {
+  if (!ui) return;
+  ui.warn.textContent = text ?? '';
+  ui.warn.hidden = !text;
+}
+
+async function loadClients() {
+  if (!ui) return;
+  const seq = ++clientsSeq;
+  const gen = generation;
+  try {
+    let data = await api(clientsPath(view, view.offset, view.limit));
+    // Rows went away (or the filter shrank): show the last page that has some.
+    if (data.total > 0 && view.offset >= data.total) {
+      view.offset = Math.floor((data.total - 1) / view.limit) * view.limit;
+      data = await api(clientsPath(view, view.offset, view.limit));
+    }
+    if (seq !== clientsSeq || gen !== generation) return;
+    last.page = data;
+    applyClients(data);
+  } catch (e) {
+    if (gen !== generation || e.name === 'AbortError') return;
+    if (e instanceof AuthError) lockOut(e);
+    else if (seq === clientsSeq) warn(`Could not load the clients: ${e.message}`);
+  }
+}
+
+function sortBy(key) {
+  if (view.sort === key) view.order = view.order === 'asc' ? 'desc' : 'asc';
+  else {
+    view.sort = key;
+    view.order = COLUMNS.find((c) => c.key === key).first;
+  }
+  view.offset = 0;
+  markSort();
+  loadClients();
+}
+
+function page(dir) {
+  view.offset = Math.max(0, view.offset + dir * view.limit);
+  loadClients();
+}
+
+/** Status, activity and the current clients page; once at a time. */
+function refresh(now = false) {
+  if (refreshing) return refreshing;
+  const gen = generation;
+  refreshing = (async () => {
+    try {
+      // With the tables built, the clients page loads alongside; the first
+      // time, only once the status has shown the token works.
+      const clients = ui ? loadClients() : null;
+      const [status, activity] = await Promise.all([api('api/status'), api('api/activity')]);
+      if (gen !== generation) return;
+      if (!ui) build();
+      last.status = status;
+      last.activity = activity;
+      warn(null);
+      applyStatus(status);
+      drawChart();
+      await (clients ?? loadClients());
+      if (gen !== generation) return;
+      setText(ui.f.updated, `Updated ${new Date().toLocaleTimeString()}`);
+      $('hd-data').hidden = false;
+      $('hd-data').dataset.updates = String(Number($('hd-data').dataset.updates ?? 0) + 1);
+      if (now) announce('Host data refreshed');
+    } catch (e) {
+      if (gen !== generation || e.name === 'AbortError') return;
+      if (e instanceof AuthError) lockOut(e);
+      else if (ui) warn(`Could not refresh (${e.message}); showing the data of ${ui.f.updated.textContent.replace(/^Updated /, '')}. Retrying.`);
+      else showLogin({ error: `The host did not answer: ${e.message}` });
+    } finally {
+      refreshing = null;
+      if (gen === generation) schedule();
+    }
+  })();
+  return refreshing;
+}
+
+const visible = () => !$('view-host').hidden && document.visibilityState === 'visible';
+
+function schedule() {
+  clearTimeout(timer);
+  timer = null;
+  if (ui && autoRefresh && visible()) timer = setTimeout(() => refresh(), REFRESH_MS);
+}
+
+async function exportCsv() {
+  const q = { ...view };
+  const gen = generation;
+  const btn = ui.exportBtn;
+  btn.disabled = true;
+  setText(ui.f.exportStatus, 'Exporting…');
+  try {
+    const rows = [];
+    const seen = new Set();
+    for (let offset = 0; offset < CSV_MAX_ROWS; offset += CSV_PAGE) {
+      const data = await api(clientsPath(q, offset, CSV_PAGE));
+      if (gen !== generation) return;
+      for (const r of data.clients) {
+        const k = `${r.cmid}|${r.kms_id}`;
+        if (!seen.has(k)) { seen.add(k); rows.push(r); }
+      }
+      if (data.clients.length < CSV_PAGE || offset + CSV_PAGE >= data.total) break;
+    }
+    const d = new Date();
+    const name = `kmsedge-clients-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}${q.q.trim() || q.kms_id ? '-filtered' : ''}.csv`;
+    const url = URL.createObjectURL(new Blob([csvOf(rows)], { type: 'text/csv;charset=utf-8' }));
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    setText(ui.f.exportStatus, `Exported ${plural(rows.length, 'client')} to ${name}`);
+  } catch (e) {
+    if (gen !== generation || e.name === 'AbortError') return;
+    if (e instanceof AuthError) lockOut(e);
+    else setText(ui.f.exportStatus, `Export failed: ${e.message}`);
+  } finally {
+    if (ui && gen === generation) btn.disabled = (last.page?.total ?? 0) === 0;
+  }
+}
+
+// ---------------------------------------------------------------- access
+
+/** Removes every piece of host data from the page and stops all requests. */
+function clearData() {
+  generation++;
+  controller.abort();
+  controller = new AbortController();
+  clearTimeout(timer);
+  timer = null;
+  refreshing = null;
+  ui = null;
+  last = { status: null, activity: null, page: null, chartKey: '' };
+  const box = $('hd-data');
+  box.replaceChildren();
+  box.hidden = true;
+  delete box.dataset.updates;
+  delete box.dataset.clientsTotal;
+}
+
+function showLogin({ error = null, note = null, form = true } = {}) {
+  clearData();
+  $('hd-login').hidden = !form;
+  const err = $('hd-auth-error');
+  err.textContent = error ?? '';
+  err.hidden = !error;
+  setText($('hd-state'), note ?? '');
+}
+
+/** The host refused us: say why, show nothing of its data. */
+function lockOut(e) {
+  const sent = Boolean(token);
+  token = null;
+  saveToken(null);
+  if (e.status === 403) {
+    showLogin({ error: `The host refuses its data to this browser: ${e.message}`, form: false });
+  } else if (sent) {
+    showLogin({ error: `The host refused the admin token (${e.message}). Nothing of its data is shown; enter the right token.` });
+    $('hd-token').focus();
+  } else {
+    showLogin({ note: 'This host shows its status and clients only with its admin token.' });
+  }
+}
+
+async function signIn(value) {
+  const t = value.trim();
+  if (!t) {
+    showLogin({ error: 'Enter the admin token (admin_token of kmsedge serve, or the Worker’s ADMIN_TOKEN secret).' });
+    return;
+  }
+  if (/[^\x20-\x7e]/.test(t)) {
+    showLogin({ error: 'An admin token is printable ASCII; this one cannot be sent in an HTTP header.' });
+    return;
+  }
+  token = t;
+  showLogin({ note: 'Checking the token…' });
+  $('hd-login').hidden = false;
+  try {
+    await api('api/status');
+  } catch (e) {
+    if (e instanceof AuthError) lockOut(e);
+    else if (e.name !== 'AbortError') {
+      token = null;
+      showLogin({ error: `The host did not answer: ${e.message}` });
+    }
+    return;
+  }
+  saveToken(t);
+  $('hd-token').value = '';
+  openDashboard();
+}
+
+function openDashboard() {
+  $('hd-login').hidden = true;
+  $('hd-auth-error').hidden = true;
+  setText($('hd-state'), token ? '' : 'This host answers without an admin token here (none is set; the API is open to loopback only).');
+  refresh();
+}
+
+function signOut() {
+  token = null;
+  saveToken(null);
+  showLogin({ note: 'Signed out: the token is forgotten and the host data removed.' });
+  $('hd-token').focus();
+}
+
+// ---------------------------------------------------------------- setup
+
+/**
+ * Finds out whether a kmsedge host serves this page; if so un-hides the
+ * Host entry and calls `reroute` when the URL asks for the host view.
+ */
+export async function setupHost(reroute) {
+  token = loadToken();
+  let r;
+  try {
+    const headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    r = await fetch('api/status', { headers, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
+  } catch {
+    return false; // static hosting without a server behind it
+  }
+  let status = null;
+  if (r.ok) {
+    try {
+      const j = await r.json();
+      if (j && typeof j.runtime === 'string' && j.counters && j.identity) status = j;
+    } catch { /* an HTML fallback page, say */ }
+    if (!status) return false;
+  } else if (r.status !== 401 && r.status !== 403) {
+    return false;
+  }
+
+  $('hd-login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    signIn($('hd-token').value);
+  });
+  new MutationObserver(() => {
+    if (!visible()) schedule();
+    else if (ui) refresh();
+  }).observe($('view-host'), { attributes: true, attributeFilter: ['hidden'] });
+  document.addEventListener('visibilitychange', () => {
+    if (visible() && ui) refresh();
+    else schedule();
+  });
+
+  if (status) openDashboard();
+  else lockOut(new AuthError(r.status, await errorText(r)));
+  $('nav-host').hidden = false;
+  document.body.dataset.host = '1';
+  if (decodeURIComponent(location.hash.slice(1)).split('/')[0] === 'host') reroute?.();
+  return true;
+}
