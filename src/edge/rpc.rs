@@ -1,0 +1,131 @@
+//! The messages between the Worker (which speaks KMS with a client) and the
+//! registry Durable Object (which decides). JSON over the Durable Object's
+//! `fetch`: the Worker never sees the registry, the registry never sees a
+//! socket, and both sides share these types so they cannot drift apart.
+use crate::epid::{self, Epid};
+use crate::host::{Decision, Grant};
+use crate::kms::{RequestRepr, Version, request::BASE_REQUEST_LEN};
+use crate::HResult;
+use serde::{Deserialize, Serialize};
+
+/// Path of the decision endpoint on the Durable Object.
+pub const DECIDE_PATH: &str = "/decide";
+
+/// One activation request to decide.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecideRequest {
+    /// Branch credential id (tunnel) or `tcp` (connect handler).
+    pub remote: String,
+    /// Envelope version, major and minor.
+    pub version: [u16; 2],
+    /// The 236-byte base request as hex.
+    pub request: String,
+}
+
+/// The registry's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum DecideReply {
+    Grant { epid: String, hwid: String, current_count: u32, activation_interval: u32, renewal_interval: u32 },
+    Refuse { hresult: u32 },
+}
+
+impl DecideRequest {
+    pub fn new(remote: &str, version: Version, req: &RequestRepr) -> DecideRequest {
+        let mut b = [0u8; BASE_REQUEST_LEN];
+        req.emit(&mut b);
+        DecideRequest { remote: remote.to_owned(), version: [version.major, version.minor], request: hex(&b) }
+    }
+
+    /// The request and its envelope version; `None` if malformed.
+    pub fn parse(&self) -> Option<(Version, RequestRepr)> {
+        let b = unhex(&self.request)?;
+        (b.len() == BASE_REQUEST_LEN).then(|| {
+            (Version { major: self.version[0], minor: self.version[1] }, RequestRepr::parse(&b))
+        })
+    }
+}
+
+impl DecideReply {
+    pub fn from_decision(d: &Decision) -> DecideReply {
+        match d {
+            Decision::Refuse(hr) => DecideReply::Refuse { hresult: hr.0 },
+            Decision::Grant(g) => DecideReply::Grant {
+                epid: g.epid.as_str().to_owned(),
+                hwid: epid::format_hwid(&g.hwid).to_string(),
+                current_count: g.current_count,
+                activation_interval: g.activation_interval,
+                renewal_interval: g.renewal_interval,
+            },
+        }
+    }
+
+    /// `None` if the ePID or HwId is unusable (a corrupted registry).
+    pub fn to_decision(&self) -> Option<Decision> {
+        Some(match self {
+            DecideReply::Refuse { hresult } => Decision::Refuse(HResult(*hresult)),
+            DecideReply::Grant { epid, hwid, current_count, activation_interval, renewal_interval } => {
+                Decision::Grant(Grant {
+                    epid: Epid::parse(epid).ok()?,
+                    hwid: epid::parse_hwid(hwid)?,
+                    current_count: *current_count,
+                    activation_interval: *activation_interval,
+                    renewal_interval: *renewal_interval,
+                })
+            }
+        })
+    }
+}
+
+pub fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    s.chunks(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::RequestBuilder;
+    use crate::time::FileTime;
+
+    #[test]
+    fn request_and_decision_round_trip() {
+        let sku = &crate::catalog::SKUS[0];
+        let req = RequestBuilder::for_sku(sku).cmid(crate::Guid::from_u128(42)).time(FileTime(7)).workstation("pc-1").build();
+        let m = DecideRequest::new("paris", Version::V6, &req);
+        let json = serde_json::to_string(&m).unwrap();
+        let back: DecideRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.parse(), Some((Version::V6, req)));
+        assert_eq!(DecideRequest { request: "zz".into(), ..m.clone() }.parse(), None);
+        assert_eq!(DecideRequest { request: hex(&[0; 10]), ..m }.parse(), None);
+
+        let g = Decision::Grant(Grant {
+            epid: Epid::parse("06401-00206-271-392671-03-1033-9600.0000-2432017").unwrap(),
+            hwid: [0x3A, 0x1C, 0x04, 0x96, 0x00, 0xB6, 0x00, 0x76],
+            current_count: 50,
+            activation_interval: 120,
+            renewal_interval: 10080,
+        });
+        for d in [g, Decision::Refuse(HResult::KMS_ID_MISMATCH)] {
+            let json = serde_json::to_string(&DecideReply::from_decision(&d)).unwrap();
+            let back: DecideReply = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.to_decision(), Some(d));
+        }
+        assert_eq!(unhex("0aFf"), Some(vec![10, 255]));
+        assert_eq!(unhex("0"), None);
+    }
+}
