@@ -47,6 +47,17 @@ INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE S
 
 pub const ALL_COUNTERS: &str = "SELECT name, value FROM counters";
 
+/// ?1 counter name, ?2 amount: [`BUMP_COUNTER`] for a whole batch of
+/// requests committed together.
+pub const ADD_COUNTER: &str = "\
+INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// ?1 since → rows (application, cmid, kms_id, last_seen) of the clients
+/// that [`GENUINE_COUNT`] counts: what a host keeps in memory to answer
+/// each request with its group's count without a query.
+pub const LIVE_GRANTS: &str = "\
+SELECT application, cmid, kms_id, last_seen FROM clients WHERE last_seen >= ?1 AND last_hresult = 0";
+
 /// ?1 hour (unix seconds / 3600), ?2 ok (0/1), ?3 failed (0/1).
 pub const BUMP_ACTIVITY: &str = "\
 INSERT INTO activity (hour, ok, failed) VALUES (?1, ?2, ?3)

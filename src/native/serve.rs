@@ -1,7 +1,73 @@
-//! `kmsedge serve` (being written).
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+//! `kmsedge serve`: the native KMS host.
+//!
+//! ```text
+//! settings (flags > TOML file > defaults)
+//!   └─ server: registry (SQLite, one writer thread) + identity + counts
+//!        ├─ listener → admission → session (core Connection) → host (core policy) → writer
+//!        └─ http (axum): www/ page, /api/*, /metrics, /healthz
+//! ```
+//! The protocol is the no_std core's; this module only moves bytes, keeps
+//! time, draws random numbers and remembers clients.
+pub mod admission;
+mod args;
+pub mod counts;
+pub mod file;
+pub mod host;
+pub mod http;
+pub mod identity;
+pub mod listener;
+mod logging;
+pub mod metrics;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod store;
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`kmsedge serve` is not available yet")
+pub use args::Args;
+pub use server::Server;
+pub use settings::Settings;
+
+/// Runs the host until SIGINT or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let settings = Settings::load(&args)?;
+    logging::init(&settings.log_filter, settings.log_json)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kmsedge")
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let server = Server::start(settings).await?;
+        wait_for_signal().await;
+        tracing::info!("shutting down (a second signal stops at once)");
+        tokio::spawn(async {
+            wait_for_signal().await;
+            tracing::warn!("second signal: stopping without waiting");
+            std::process::exit(130);
+        });
+        server.shutdown().await
+    })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (service managers).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

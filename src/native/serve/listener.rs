@@ -1,0 +1,121 @@
+//! KMS listening sockets and their accept loops.
+//!
+//! Sockets are made with socket2 so that `[::]` is explicitly dual-stack
+//! (IPv6 and IPv4, whatever the system's `bindv6only`) and so that a
+//! restarted host can bind its port again at once (SO_REUSEADDR).
+use super::admission::{Admission, canonical};
+use super::host::Host;
+use super::session::{self, SessionConfig};
+use anyhow::anyhow;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+const BACKLOG: i32 = 1024;
+
+/// Binds `addr`: dual-stack for an unspecified IPv6 address.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let fail = |e: std::io::Error| anyhow!("cannot listen on {addr}: {e}");
+    let socket = socket_for(addr).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(BACKLOG).map_err(fail)?;
+    TcpListener::from_std(socket.into()).map_err(fail)
+}
+
+/// The unbound socket for `addr`, with its options set.
+fn socket_for(addr: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // [::] takes IPv4 too; a specific IPv6 address only itself.
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// Accepts until `shutdown` turns true; each admitted connection gets its
+/// own task.
+pub async fn accept_loop(
+    listener: TcpListener,
+    host: Arc<Host>,
+    admission: Arc<Admission>,
+    cfg: Arc<SessionConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => match admission.admit(peer.ip()) {
+                Ok(ticket) => {
+                    host.metrics.accepted();
+                    let (host, cfg, rx) = (host.clone(), cfg.clone(), shutdown.clone());
+                    tokio::spawn(session::run(stream, peer, host, cfg, rx, ticket));
+                }
+                Err(why) => {
+                    host.metrics.denied(why);
+                    if admission.should_log(peer.ip(), why) {
+                        tracing::warn!(client = %canonical(peer.ip()), reason = why.label(), "connection refused at accept (logged once a minute per address)");
+                    }
+                    drop(stream);
+                }
+            },
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of
+                // spinning; connections in progress carry on.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)] // TESTPRELUDE
+    use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
+    use super::*;
+
+    /// Checked on the unbound socket: these tests never listen beyond loopback.
+    #[test]
+    fn unspecified_ipv6_is_dual_stack() {
+        let any = socket_for("[::]:1688".parse().unwrap()).unwrap();
+        assert!(!any.only_v6().unwrap(), "[::] also takes IPv4 clients");
+        let one = socket_for("[::1]:1688".parse().unwrap()).unwrap();
+        assert!(one.only_v6().unwrap());
+        assert!(socket_for("127.0.0.1:1688".parse().unwrap()).unwrap().reuse_address().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_restarted_host_rebinds_its_port_at_once() {
+        let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        assert_eq!(canonical(peer.ip()), "127.0.0.1".parse::<std::net::IpAddr>().unwrap());
+        // The server side closes first, leaving TIME_WAIT behind.
+        drop(s);
+        drop(c);
+        drop(l);
+        bind(addr).unwrap();
+    }
+
+    #[test]
+    fn bind_errors_name_the_address() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let held = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = held.local_addr().unwrap();
+            // A specific IPv4 address taken by a listening socket: even with
+            // SO_REUSEADDR, Linux refuses a second listener.
+            let e = bind(addr).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("cannot listen on {addr}: ")), "{e}");
+        });
+    }
+}

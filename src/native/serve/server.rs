@@ -1,0 +1,211 @@
+//! Starting and stopping the whole host: registry, identity, listeners,
+//! HTTP, and the order they go down in so that nothing acknowledged is lost.
+use std::prelude::rust_2024::Vec;
+use super::admission::Admission;
+use super::counts::Counts;
+use super::host::{Host, now};
+use super::http::{self, DnsSlot, HttpState};
+use super::identity::Identity;
+use super::listener;
+use super::metrics::{CommitMetrics, Metrics};
+use super::session::SessionConfig;
+use super::settings::Settings;
+use super::store::writer::{Writer, WriterThread};
+use super::store::{self, DataDir};
+use crate::host::Config;
+use crate::registry::CMID_EXPIRY_SECS;
+use crate::time::Date;
+use anyhow::anyhow;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A running host.
+pub struct Server {
+    /// Bound KMS addresses (with the real port when 0 was asked for).
+    pub kms_addrs: Vec<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub host: Arc<Host>,
+    stop: watch::Sender<bool>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    http_task: Option<JoinHandle<()>>,
+    pruner: JoinHandle<()>,
+    dns: Arc<DnsSlot>,
+    admission: Arc<Admission>,
+    writer_thread: WriterThread,
+    checkpointer: store::checkpoint::Checkpointer,
+    grace: Duration,
+    _data: DataDir,
+}
+
+impl Server {
+    /// Opens the registry, binds every address and starts serving. Fails
+    /// (with nothing left running) if any step fails.
+    pub async fn start(s: Settings) -> anyhow::Result<Server> {
+        let data = DataDir::open(&s.data_dir)?;
+        let mut conn = store::open_writer(&data.db, s.sync)?;
+        let (unix, _) = now();
+        let identity = Identity::load(&mut conn, &s.identity, Date::from_unix(unix), s.ndr64, &mut rand::rng())?;
+        if identity.ndr64_mismatch(s.ndr64) {
+            tracing::warn!(
+                host_build = identity.host_build,
+                "the ePIDs claim a host build that never negotiated NDR64, but NDR64 is on; set rpc.ndr64 = false or choose ePIDs of build 9200 or later"
+            );
+        }
+        let since = unix - CMID_EXPIRY_SECS;
+        let (live, bad) = store::live_grants(&conn, since)?;
+        if bad > 0 {
+            tracing::warn!(rows = bad, "registry rows with unreadable ids were not counted");
+        }
+        let counts = Counts::load(&live, since);
+
+        // Bind before starting anything, so a taken port leaves nothing behind.
+        let mut kms = Vec::new();
+        for addr in &s.listen {
+            let l = listener::bind(*addr)?;
+            let bound = l.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
+            kms.push((l, bound));
+        }
+        let http_listener = match s.http {
+            Some(addr) => {
+                let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("HTTP: cannot listen on {addr}: {e}"))?;
+                let bound = l.local_addr().map_err(|e| anyhow!("HTTP: cannot listen on {addr}: {e}"))?;
+                Some((l, bound))
+            }
+            None => None,
+        };
+        let reader = match &http_listener {
+            Some(_) => Some(store::open_reader(&data.db)?),
+            None => None,
+        };
+
+        let checkpointer = store::checkpoint::Checkpointer::spawn(&data.db)?;
+        let metrics = Metrics::new();
+        let (writer, writer_thread) = Writer::spawn(conn, CommitMetrics(metrics.clone()))
+            .map_err(|e| anyhow!("cannot start the registry writer: {e}"))?;
+        tracing::info!(
+            data = %data.path.display(),
+            counted_rows = counts.tracked_rows(),
+            epid_windows = %identity.epids[0],
+            "registry open"
+        );
+        let host = Arc::new(Host { policy: s.policy.clone(), identity, counts: Mutex::new(counts), writer, metrics });
+        let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address);
+        let (stop, stopped) = watch::channel(false);
+
+        let mut accept_tasks = Vec::new();
+        let mut kms_addrs = Vec::new();
+        for (l, bound) in kms {
+            let cfg = Arc::new(SessionConfig {
+                rpc: Config { port: bound.port(), ndr64: s.ndr64, btfn: s.btfn, max_pdu: s.limits.max_pdu },
+                idle_timeout: s.limits.idle_timeout,
+                shutdown_grace: s.limits.shutdown_grace,
+            });
+            tracing::info!(addr = %bound, "KMS host listening");
+            kms_addrs.push(bound);
+            let task = listener::accept_loop(l, host.clone(), admission.clone(), cfg, stopped.clone());
+            accept_tasks.push(tokio::spawn(task));
+        }
+
+        // Advertise only once the port is known and served.
+        let dns = Arc::new(Mutex::new(Some(crate::native::dns::Publisher::start(s.dns.clone(), kms_addrs[0].port()))));
+
+        let mut http_addr = None;
+        let http_task = match (http_listener, reader) {
+            (Some((l, bound)), Some(reader)) => {
+                if !bound.ip().is_loopback() && s.admin_token.is_none() {
+                    tracing::warn!(addr = %bound, "HTTP is reachable beyond loopback but no admin token is set: the API answers loopback clients only");
+                }
+                let state = Arc::new(HttpState {
+                    host: host.clone(),
+                    reader: Mutex::new(reader),
+                    token: s.admin_token.clone(),
+                    started_at: unix,
+                    listen: kms_addrs.clone(),
+                    ndr64: s.ndr64,
+                    dns: dns.clone(),
+                });
+                let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+                let mut rx = stopped.clone();
+                tracing::info!(addr = %bound, "HTTP listening");
+                http_addr = Some(bound);
+                Some(tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stop).await {
+                        tracing::error!(error = %e, "HTTP server failed");
+                    }
+                }))
+            }
+            _ => None,
+        };
+
+        let pruner = {
+            let host = host.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    host.prune();
+                }
+            })
+        };
+
+        Ok(Server {
+            kms_addrs,
+            http_addr,
+            host,
+            stop,
+            accept_tasks,
+            http_task,
+            pruner,
+            dns,
+            admission,
+            writer_thread,
+            checkpointer,
+            grace: s.limits.shutdown_grace,
+            _data: data,
+        })
+    }
+
+    /// Graceful stop: no new connections; idle ones close; requests in
+    /// flight are answered (within the grace period); everything committed
+    /// is checkpointed into the database file, which is then closed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        for t in self.accept_tasks {
+            let _ = t.await;
+        }
+        let open = self.admission.open();
+        if open > 0 {
+            tracing::info!(connections = open, "waiting for connections to finish");
+        }
+        // Withdraw the SRV record while connections finish.
+        let publisher = self.dns.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let withdraw = async {
+            if let Some(p) = publisher {
+                p.shutdown().await;
+            }
+        };
+        let (drained, ()) = tokio::join!(self.admission.drained(self.grace + Duration::from_millis(500)), withdraw);
+        if !drained {
+            tracing::warn!(connections = self.admission.open(), "connections still open after the grace period");
+        }
+        if let Some(t) = self.http_task {
+            let _ = tokio::time::timeout(self.grace, t).await;
+        }
+        self.pruner.abort();
+        let checkpointer = self.checkpointer;
+        let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        self.host.writer.stop().await;
+        let thread = self.writer_thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|_| anyhow!("registry writer did not finish"))??;
+        tracing::info!("stopped; registry closed");
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! The client registry on disk: one SQLite file in the data directory, in
+//! WAL mode, with the schema and statements of [`crate::registry`] (the
+//! same SQL the edge host runs).
+//!
+//! One connection writes, on its own thread ([`writer`]), committing
+//! requests in groups so that an activation is answered only after it is on
+//! disk without paying a commit per request. Another, read-only connection
+//! serves the HTTP API ([`query`]); WAL lets it read while the writer writes.
+//! A third copies the WAL into the database file in the background
+//! ([`checkpoint`]).
+use std::prelude::rust_2024::{String, ToOwned, Vec};
+use std::format;
+pub mod checkpoint;
+pub mod query;
+pub mod writer;
+
+use super::settings::SyncMode;
+use crate::registry;
+use anyhow::{Context, anyhow, bail};
+use rusqlite::{Connection, OpenFlags};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DB_FILE: &str = "registry.sqlite3";
+const LOCK_FILE: &str = "kmsedge.lock";
+
+/// The data directory, held exclusively while the host runs: two hosts on
+/// one registry would each count only their own clients.
+#[derive(Debug)]
+pub struct DataDir {
+    pub path: PathBuf,
+    pub db: PathBuf,
+    // Released by the OS when the process ends, however it ends.
+    _lock: File,
+}
+
+impl DataDir {
+    /// Creates the directory if needed and takes its lock.
+    pub fn open(path: &Path) -> anyhow::Result<DataDir> {
+        let shown = path.display();
+        std::fs::create_dir_all(path).map_err(|e| anyhow!("data directory {shown}: {e}"))?;
+        let meta = std::fs::metadata(path).map_err(|e| anyhow!("data directory {shown}: {e}"))?;
+        if !meta.is_dir() {
+            bail!("data directory {shown}: not a directory");
+        }
+        let lock_path = path.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| anyhow!("data directory {shown}: cannot create {}: {e}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                bail!("data directory {shown} is in use by another kmsedge serve")
+            }
+            Err(std::fs::TryLockError::Error(e)) => bail!("data directory {shown}: cannot lock {}: {e}", lock_path.display()),
+        }
+        Ok(DataDir { path: path.to_owned(), db: path.join(DB_FILE), _lock: lock })
+    }
+}
+
+/// Opens (creating if needed) the registry for writing: WAL, the chosen
+/// durability, and the schema.
+pub fn open_writer(db: &Path, sync: SyncMode) -> anyhow::Result<Connection> {
+    let shown = db.display();
+    let conn = Connection::open(db).map_err(|e| anyhow!("registry {shown}: {e}"))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| anyhow!("registry {shown}: {e}"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("registry {shown}: cannot switch to WAL mode (journal mode is {mode})");
+    }
+    let sync = match sync {
+        SyncMode::Full => "FULL",
+        SyncMode::Normal => "NORMAL",
+    };
+    // Checkpoints run on their own thread (checkpoint.rs), never inside a
+    // commit; the page cache holds the indexes every upsert walks.
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA journal_size_limit = 67108864; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16384;"
+    ))
+        .with_context(|| format!("registry {shown}"))?;
+    conn.execute_batch(registry::SCHEMA).map_err(|e| anyhow!("registry {shown}: schema: {e}"))?;
+    Ok(conn)
+}
+
+/// A read-only connection for the HTTP API.
+pub fn open_reader(db: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(db, flags).map_err(|e| anyhow!("registry {}: {e}", db.display()))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// One row of [`registry::LIVE_GRANTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveGrant {
+    pub application: crate::Guid,
+    pub cmid: crate::Guid,
+    pub kms_id: crate::Guid,
+    pub last_seen: i64,
+}
+
+/// The granted clients seen since `since` (Unix seconds). Rows whose ids do
+/// not parse (written by something else) are skipped and counted.
+pub fn live_grants(conn: &Connection, since: i64) -> anyhow::Result<(Vec<LiveGrant>, usize)> {
+    let mut stmt = conn.prepare(registry::LIVE_GRANTS)?;
+    let mut rows = stmt.query([since])?;
+    let (mut out, mut bad) = (Vec::new(), 0);
+    while let Some(r) = rows.next()? {
+        let g = |i: usize| -> rusqlite::Result<Option<crate::Guid>> {
+            Ok(crate::Guid::parse(&r.get::<_, String>(i)?).ok())
+        };
+        match (g(0)?, g(1)?, g(2)?) {
+            (Some(application), Some(cmid), Some(kms_id)) => {
+                out.push(LiveGrant { application, cmid, kms_id, last_seen: r.get(3)? })
+            }
+            _ => bad += 1,
+        }
+    }
+    Ok((out, bad))
+}
+
+/// Host key → value, if present.
+pub fn host_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(registry::GET_HOST, [key], |r| r.get(0)).optional()
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)] // TESTPRELUDE
+    use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
+    use super::*;
+
+    #[test]
+    fn data_dir_is_exclusive_and_names_the_problem() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("nested/data");
+        let held = DataDir::open(&dir).unwrap();
+        assert!(dir.is_dir());
+        let e = DataDir::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("in use by another kmsedge serve"), "{e}");
+        drop(held);
+        DataDir::open(&dir).unwrap();
+
+        let file = tmp.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = format!("{:#}", DataDir::open(&file).unwrap_err());
+        assert!(e.starts_with(&format!("data directory {}", file.display())), "{e}");
+    }
+
+    #[test]
+    fn writer_uses_wal_and_the_shared_schema() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join(DB_FILE);
+        let w = open_writer(&db, SyncMode::Normal).unwrap();
+        let mode: String = w.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = w.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        // Idempotent schema: opening again works.
+        drop(w);
+        let w = open_writer(&db, SyncMode::Full).unwrap();
+        let sync: i64 = w.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "FULL");
+        w.execute(registry::INIT_HOST, ["k", "v"]).unwrap();
+        let r = open_reader(&db).unwrap();
+        assert_eq!(host_key(&r, "k").unwrap().as_deref(), Some("v"));
+        assert_eq!(host_key(&r, "missing").unwrap(), None);
+        assert!(r.execute(registry::INIT_HOST, ["x", "y"]).is_err(), "reader is read-only");
+    }
+}
