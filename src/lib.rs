@@ -2,10 +2,15 @@
 //! allocates, so that one implementation serves natively, in a Cloudflare
 //! Worker and in the browser.
 //!
-//! The crate root is always `no_std`. The core modules below can therefore
+//! The crate root is `no_std`. The core modules below can therefore
 //! only reach `core`; the runtimes (`native`, `edge`, `web`) bring in `std`
 //! explicitly behind their features. See ARCHITECTURE.md for the map.
-#![no_std]
+//! One exception: under `edge` the root has the std prelude, because the
+//! glue modules that workers-rs's `#[event]`/`#[durable_object]` macros
+//! generate name `Box`, `format!` and `ToString` unqualified. The core stays
+//! no_std all the same: every other build (bare wasm, web, native) still
+//! compiles it without the std prelude.
+#![cfg_attr(not(feature = "edge"), no_std)]
 #![forbid(unsafe_code)]
 
 #[cfg(any(test, feature = "std"))]
@@ -20,6 +25,7 @@ pub mod epid;
 pub mod guid;
 pub mod host;
 pub mod hresult;
+pub mod inspect;
 pub mod kms;
 pub mod registry;
 pub mod time;
@@ -27,6 +33,22 @@ pub mod wire;
 
 #[cfg(feature = "native")]
 pub mod native;
+
+/// pcap/pcapng → KMS TCP conversations for the decoder (std).
+#[cfg(feature = "capture")]
+pub mod capture;
+/// Decoded conversations as text or JSON, for the CLI and the page (std).
+#[cfg(feature = "capture")]
+pub mod report;
+
+/// The browser page's wasm-bindgen API (`www/`).
+#[cfg(feature = "web")]
+pub mod web;
+
+/// The Cloudflare Worker: TCP `connect()` and WebSocket tunnel entry paths,
+/// and the Durable Object registry.
+#[cfg(feature = "edge")]
+pub mod edge;
 
 pub use guid::Guid;
 pub use hresult::HResult;

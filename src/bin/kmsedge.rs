@@ -1,6 +1,6 @@
 //! The `kmsedge` command: one binary for the host and the tools around it.
 use clap::{Parser, Subcommand};
-use kmsedge::native::{activate, bench, decode, products, serve};
+use kmsedge::native::{activate, bench, bridge, decode, dns, products, serve};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -22,6 +22,10 @@ enum Command {
     Decode(decode::Args),
     /// Search the product catalogue: GVLKs and the commands to use them.
     Products(products::Args),
+    /// Carry local KMS clients to the edge Worker over WebSocket tunnels (run it on a branch LAN device).
+    Bridge(bridge::Args),
+    /// DNS SRV discovery (_vlmcs._tcp): print the record, or find the host like a client and activate.
+    Dns(dns::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Products(a) => products::run(a),
+        Command::Bridge(a) => bridge::run(a),
+        Command::Dns(a) => dns::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

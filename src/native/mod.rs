@@ -3,6 +3,10 @@
 //! std; the protocol itself stays in the no_std core.
 pub mod activate;
 pub mod bench;
+pub mod bridge;
 pub mod decode;
+pub mod dns;
+pub mod histogram;
+pub mod kms_client;
 pub mod products;
 pub mod serve;
