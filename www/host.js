@@ -58,7 +58,7 @@ const COLUMNS = [
   // The API sorts by stored columns: "product" groups by counted id.
   { key: 'kms_id', label: 'Product', first: 'asc' },
   { key: 'license_status', label: 'Licence status', first: 'asc' },
-  { key: 'remote', label: 'Remote', first: 'asc' },
+  { key: 'remote', label: 'Address or branch', first: 'asc' },
   { key: 'first_seen', label: 'First seen', first: 'desc' },
   { key: 'last_seen', label: 'Last seen', first: 'desc' },
   { key: 'requests', label: 'Requests', first: 'desc' },
@@ -91,7 +91,8 @@ let ui = null; // the built dashboard's elements; null while nothing is shown
 let timer = null;
 let refreshing = null;
 let autoRefresh = true;
-const view = { q: '', kms_id: '', sort: 'last_seen', order: 'desc', offset: 0, limit: 25, period: 'hourly' };
+const VIEW = { q: '', kms_id: '', sort: 'last_seen', order: 'desc', offset: 0, limit: 25, period: 'hourly' };
+const view = { ...VIEW }; // what the user chose: kept across refreshes, reset with the data
 let clientsSeq = 0;
 let last = { status: null, activity: null, page: null, chartKey: '' };
 
@@ -123,14 +124,27 @@ async function errorText(r) {
   return text.slice(0, 300) || `HTTP ${r.status}`;
 }
 
-/** GET path with the token; AuthError on 401/403, Error otherwise. */
+const API_TIMEOUT_MS = 20_000;
+
+/** GET path with the token; AuthError on 401/403, Error otherwise. Aborted
+ * when the data is cleared (AbortError) or after API_TIMEOUT_MS. */
 async function api(path, signal = controller.signal) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const r = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
-  if (r.status === 401 || r.status === 403) throw new AuthError(r.status, await errorText(r));
-  if (!r.ok) throw new Error(`${path.split('?')[0]}: HTTP ${r.status}: ${await errorText(r)}`);
-  return r.json();
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  if (signal.aborted) ac.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const timeout = setTimeout(() => ac.abort(new DOMException('no answer within 20 s', 'TimeoutError')), API_TIMEOUT_MS);
+  try {
+    const headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const r = await fetch(path, { headers, signal: ac.signal, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
+    if (r.status === 401 || r.status === 403) throw new AuthError(r.status, await errorText(r));
+    if (!r.ok) throw new Error(`${path.split('?')[0]}: HTTP ${r.status}: ${await errorText(r)}`);
+    return await r.json();
+  } finally {
+    clearTimeout(timeout);
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function clientsPath(q, offset, limit) {
@@ -342,9 +356,10 @@ function build() {
   $('hd-data').replaceChildren(toolbar, warn, status, countsSection, clients, activity);
   ui = { f, warn, listen, epids, dnsCard, dlv, counts, countsEmpty, q, kms, size, head, tbody, prev, next, exportBtn,
     periods, chartBox, summary, dataBody, chartWidth: 0 };
-  new ResizeObserver(() => {
+  ui.resize = new ResizeObserver(() => {
     if (ui && ui.chartBox === chartBox && chartBox.clientWidth && chartBox.clientWidth !== ui.chartWidth) drawChart(true);
-  }).observe(chartBox);
+  });
+  ui.resize.observe(chartBox);
   markSort();
 }
 
@@ -651,7 +666,7 @@ function page(dir) {
 function refresh(now = false) {
   if (refreshing) return refreshing;
   const gen = generation;
-  refreshing = (async () => {
+  const run = (async () => {
     try {
       // With the tables built, the clients page loads alongside; the first
       // time, only once the status has shown the token works.
@@ -676,11 +691,12 @@ function refresh(now = false) {
       else if (ui) warn(`Could not refresh (${e.message}); showing the data of ${ui.f.updated.textContent.replace(/^Updated /, '')}. Retrying.`);
       else showLogin({ error: `The host did not answer: ${e.message}` });
     } finally {
-      refreshing = null;
+      if (refreshing === run) refreshing = null;
       if (gen === generation) schedule();
     }
   })();
-  return refreshing;
+  refreshing = run;
+  return run;
 }
 
 const visible = () => !$('view-host').hidden && document.visibilityState === 'visible';
@@ -692,6 +708,12 @@ function schedule() {
 }
 
 async function exportCsv() {
+  // Typed but not yet applied (the filter waits for a pause in typing): export what is typed.
+  if (ui.q.value !== view.q) {
+    view.q = ui.q.value;
+    view.offset = 0;
+    loadClients();
+  }
   const q = { ...view };
   const gen = generation;
   const btn = ui.exportBtn;
@@ -737,8 +759,10 @@ function clearData() {
   clearTimeout(timer);
   timer = null;
   refreshing = null;
+  ui?.resize.disconnect();
   ui = null;
   last = { status: null, activity: null, page: null, chartKey: '' };
+  Object.assign(view, VIEW);
   const box = $('hd-data');
   box.replaceChildren();
   box.hidden = true;
@@ -795,14 +819,21 @@ async function signIn(value) {
   }
   saveToken(t);
   $('hd-token').value = '';
-  openDashboard();
+  openDashboard(true);
 }
 
-function openDashboard() {
+/** Shows the data; `focus`: move the focus to it once it is there (the
+ * sign-in button that had it disappears). */
+async function openDashboard(focus = false) {
   $('hd-login').hidden = true;
   $('hd-auth-error').hidden = true;
   setText($('hd-state'), token ? '' : 'This host answers without an admin token here (none is set; the API is open to loopback only).');
-  refresh();
+  await refresh();
+  const heading = $('hd-h-status');
+  if (focus && heading && visible()) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
 }
 
 function signOut() {
@@ -835,7 +866,13 @@ export async function setupHost(reroute) {
       if (j && typeof j.runtime === 'string' && j.counters && j.identity) status = j;
     } catch { /* an HTML fallback page, say */ }
     if (!status) return false;
-  } else if (r.status !== 401 && r.status !== 403) {
+  } else if (r.status === 401) {
+    // Both hosts challenge with Bearer; a Basic-protected static site is no host.
+    if (!/^bearer\b/i.test(r.headers.get('www-authenticate') ?? '')) return false;
+  } else if (r.status === 403) {
+    // The native host without a token, seen from beyond loopback: JSON.
+    if (!(r.headers.get('content-type') ?? '').includes('json')) return false;
+  } else {
     return false;
   }
 

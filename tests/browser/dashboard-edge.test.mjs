@@ -112,7 +112,8 @@ test('edge Worker: a wrong token shows the error and no data; the right one show
     for (const w of ['A', 'B', 'OFFICE']) assert.ok(names.includes(`${tag}-${w}`), names.join());
     await page.getByLabel('Filter clients').fill(tag);
     await page.waitForFunction((n) => document.getElementById('hd-data').dataset.clientsTotal === String(n)
-      && document.querySelectorAll('#hd-clients tbody tr:not(.hd-empty)').length === n, mine.length);
+      && document.querySelectorAll('#hd-clients tbody tr:not(.hd-empty)').length === n
+      && document.getElementById('hd-range').textContent.endsWith('matching the filter'), mine.length);
     const shown = await page.$$eval('#hd-clients tbody th', (t) => t.map((x) => x.textContent).sort());
     assert.deepEqual(shown, names);
     assert.deepEqual(await page.$$eval('#hd-clients tbody td[data-col=remote]', (t) => [...new Set(t.map((x) => x.textContent))]), ['tcp']);
@@ -130,7 +131,8 @@ test('edge Worker: a wrong token shows the error and no data; the right one show
 
     // CSV of the filter.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-    const file = path.join(H.artifacts, `dashboard-edge-${dl.suggestedFilename()}`);
+    assert.match(dl.suggestedFilename(), /^kmsedge-clients-\d{8}-\d{6}-filtered\.csv$/);
+    const file = path.join(H.artifacts, 'dashboard-edge-clients.csv');
     await dl.saveAs(file);
     const rows = H.parseCsv(fs.readFileSync(file, 'utf8'));
     assert.equal(rows[0][0], 'workstation');

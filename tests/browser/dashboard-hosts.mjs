@@ -24,10 +24,22 @@ function killGroup(pid, signal) {
   try { process.kill(-pid, signal); return true; } catch { return false; }
 }
 
-/** Stops every process group this module started (synchronously: SIGKILL). */
+const tempDirs = new Set();
+
+/** Stops every process group this module started (synchronously: SIGKILL)
+ * and removes the temporary directories it made. */
 export function killAllNow() {
   for (const p of running) killGroup(p.pid, 'SIGKILL');
   running.clear();
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** A fresh directory under the system's temp directory, removed at exit. */
+export function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(d);
+  return d;
 }
 process.on('exit', killAllNow);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -104,15 +116,17 @@ export function kmsedgeBin() {
   return path.join(root, 'target/debug/kmsedge');
 }
 
-/** `kmsedge serve` on loopback with an admin token; `args` are more flags. */
+/** `kmsedge serve` on loopback with an admin token (none when `token` is
+ * null); `args` are more flags. */
 export async function startNative({ bin, token, args = [], dataDir, httpPort, name = 'native' }) {
   const kmsPort = await freePort();
   httpPort ??= await freePort();
   const logFile = path.join(dataDir, `${name}.log`);
+  const env = { ...process.env, RUST_LOG: '' };
+  if (token) env.KMSEDGE_ADMIN_TOKEN = token;
+  else delete env.KMSEDGE_ADMIN_TOKEN;
   const proc = start(bin, ['serve', '--listen', `127.0.0.1:${kmsPort}`, '--http', `127.0.0.1:${httpPort}`,
-    '--data', dataDir, '--log-level', 'info', ...args], {
-    logFile, env: { ...process.env, KMSEDGE_ADMIN_TOKEN: token, RUST_LOG: '' },
-  });
+    '--data', dataDir, '--log-level', 'info', ...args], { logFile, env });
   const base = `http://127.0.0.1:${httpPort}/`;
   await waitFor('kmsedge serve', async () => (await fetch(`${base}healthz`)).ok, { proc });
   await waitFor('kmsedge serve (KMS port)', () => canConnect(kmsPort), { proc });
@@ -241,6 +255,11 @@ export async function newPage(browser, base, options = {}) {
     if (u.startsWith(`${base}api/`)) apiCalls.push({ url: u, authorization: r.headers().authorization ?? null });
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // Console errors too (app.js logs a failing dashboard there), except the
+  // browser's own notes on 401/404 answers, which the tests provoke.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+  });
   return { context, page, problems, apiCalls };
 }
 

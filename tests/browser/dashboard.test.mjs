@@ -14,7 +14,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as H from './dashboard-hosts.mjs';
 
@@ -55,7 +54,7 @@ const scopeArgs = ['--scope', 'list', '--kms-id', KMS.win, '--kms-id', KMS.srv22
 before(async () => {
   assert.ok(fs.existsSync(path.join(H.root, 'www/pkg/kmsedge_bg.wasm')), 'www/pkg is built (scripts/test-web.sh builds it)');
   bin = H.kmsedgeBin();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmsedge-dashboard-'));
+  dataDir = H.tempDir('kmsedge-dashboard-');
   httpPort = await H.freePort();
   host = await H.startNative({ bin, token: H.secret(), dataDir, httpPort, args: scopeArgs });
 
@@ -301,9 +300,9 @@ test('clients: every client in the table, filter, counted id, sort both ways, pa
   noProblems(main);
 });
 
-async function download(page) {
+async function download(page, artifact) {
   const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20_000 }), page.getByRole('button', { name: 'Export CSV' }).click()]);
-  const file = path.join(H.artifacts, `dashboard-${dl.suggestedFilename()}`);
+  const file = path.join(H.artifacts, artifact);
   await dl.saveAs(file);
   return { name: dl.suggestedFilename(), text: fs.readFileSync(file, 'utf8') };
 }
@@ -313,7 +312,7 @@ test('CSV export: every page of the current filter, RFC 4180 quoting', async () 
   await page.getByLabel('Counted id', { exact: true }).selectOption('');
   await filter(page, '', clientsTotal);
   // Page size 25, so the export must fetch beyond the page shown.
-  const all = await download(page);
+  const all = await download(page, 'dashboard-clients.csv');
   assert.match(all.name, /^kmsedge-clients-\d{8}-\d{6}\.csv$/);
   assert.ok(all.text.endsWith('\r\n'));
   const rows = H.parseCsv(all.text);
@@ -341,7 +340,7 @@ test('CSV export: every page of the current filter, RFC 4180 quoting', async () 
 
   // With a filter: only its rows.
   await filter(page, 'SRV-', 3);
-  const some = await download(page);
+  const some = await download(page, 'dashboard-clients-filtered.csv');
   assert.match(some.name, /-filtered\.csv$/);
   const srows = H.parseCsv(some.text);
   assert.deepEqual(srows[0], CSV_HEADER);
@@ -517,4 +516,47 @@ test('the host’s token changes: the next refresh clears every host datum and s
   assert.equal(d.stored, null);
   assert.match(await page.textContent('#hd-state'), /Signed out/);
   noProblems(main);
+});
+
+test('a native host without an admin token answers loopback: the data shows without one, no sign-out', async () => {
+  const dir = H.tempDir('kmsedge-dashboard-open-');
+  const open = await H.startNative({ bin, token: null, dataDir: dir, name: 'open' });
+  const m = await H.newPage(browser, open.base);
+  try {
+    assert.equal((await H.activate(bin, open.kms, { product: 'Windows 10/11 Pro', workstation: 'PC-OPEN' })).activated, 1);
+    await m.page.goto(`${open.base}#host`);
+    await m.page.waitForFunction(() => document.body.dataset.ready === '1');
+    await waitUpdate(m.page, 0);
+    assert.equal(await m.page.isVisible('#hd-login'), false);
+    assert.match(await m.page.textContent('#hd-state'), /without an admin token/);
+    assert.equal(await m.page.isVisible('#hd-signout'), false);
+    assert.deepEqual(await rowNames(m.page), ['PC-OPEN']);
+    assert.ok(m.apiCalls.every((c) => c.authorization === null), 'no token to send');
+    noProblems(m);
+  } finally {
+    await m.context.close();
+    await open.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CSV fields: RFC 4180 quoting; text a spreadsheet would run as a formula is neutralised', async () => {
+  const m = await H.newPage(browser, host.base);
+  try {
+    await m.page.goto(host.base);
+    await m.page.waitForFunction(() => document.body.dataset.ready === '1');
+    const inputs = ['PC-1', 12, null, 'a,b', 'say "hi"', 'two\nlines', 'cr\rlf', ' padded', '=HYPERLINK("x")', '+1', '@SUM(A1)', '-2'];
+    // The page's own module (already loaded by app.js).
+    const out = await m.page.evaluate(async (xs) => {
+      const { csvField } = await import('/host.js');
+      return xs.map(csvField);
+    }, inputs);
+    assert.deepEqual(out, ['PC-1', '12', '', '"a,b"', '"say ""hi"""', '"two\nlines"', '"cr\rlf"', '" padded"',
+      `"'=HYPERLINK(""x"")"`, "'+1", "'@SUM(A1)", "'-2"]);
+    const fields = ['a,b', 'say "hi"', 'two\nlines', 'x'];
+    assert.deepEqual(H.parseCsv(`${out.slice(3, 6).join(',')},x\r\n`), [fields]);
+    noProblems(m);
+  } finally {
+    await m.context.close();
+  }
 });
