@@ -42,12 +42,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let query = args.query.join(" ");
     let target = command_target(&args.host, args.port)?;
     let listing = listing(&query, &target)?;
-    if args.json {
-        std::println!("{}", serde_json::to_string_pretty(&listing)?);
-    } else {
-        std::print!("{}", render(&listing));
+    let text = if args.json { serde_json::to_string_pretty(&listing)? + "\n" } else { render(&listing) };
+    write_stdout(&text)
+}
+
+/// Writes to stdout, treating a closed pipe (`kmsedge products | head`) as
+/// the reader having seen enough rather than an error.
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Validates `--host`/`--port` as one KMS target.
