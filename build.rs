@@ -529,8 +529,42 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
     let _ = writeln!(code, "/// (id, index into SKUS), sorted by id.");
     let _ = writeln!(
         code,
-        "static SKU_INDEX: &[(Guid, u16)] = &[\n{}];",
+        "static SKU_INDEX: &[(Guid, u16)] = &[\n{}];\n",
         index(&sku_ids)
     );
+
+    // ---- compact name tables (the browser's decoder needs only names): ids
+    // sorted by wire bytes, and line i of the text names id i.
+    let names = |what: &str, v: &[([u8; 16], usize)], line: &dyn Fn(usize) -> String| {
+        let (mut ids, mut text) = (String::new(), String::new());
+        for (w, i) in v {
+            let _ = writeln!(ids, "    {w:?},");
+            text.push_str(&line(*i));
+            text.push('\n');
+        }
+        format!(
+            "/// Ids of [`{what}_NAME_TEXT`]'s lines, sorted.\nstatic {what}_NAME_IDS: [[u8; 16]; {}] = [\n{ids}];\n\
+             static {what}_NAME_TEXT: &str = {};\n",
+            v.len(),
+            lit(&text)
+        )
+    };
+    let field_ok = |s: &str| !s.contains(['\t', '\n']);
+    if !cat.skus.iter().all(|s| field_ok(&s.name) && field_ok(&s.family) && field_ok(&s.edition))
+        || !cat.kms_ids.iter().all(|k| field_ok(&k.name))
+    {
+        return Err(vec!["names must not contain tabs or line breaks".to_string()]);
+    }
+    let _ = writeln!(
+        code,
+        "/// SKU names: `name\\tfamily\\tedition` per line; the name is left out (empty) when it is `family edition`."
+    );
+    code.push_str(&names("SKU", &sku_ids, &|i| {
+        let s = &cat.skus[i];
+        let name = if s.name == format!("{} {}", s.family, s.edition) { "" } else { &s.name };
+        format!("{name}\t{}\t{}", s.family, s.edition)
+    }));
+    let _ = writeln!(code, "/// KMS counted id names, one per line.");
+    code.push_str(&names("KMS", &kms_sorted, &|i| cat.kms_ids[i].name.clone()));
     Ok(code)
 }

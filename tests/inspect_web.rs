@@ -1,12 +1,19 @@
 //! The page's wasm API (`kmsedge::web`), run as WebAssembly in node by
-//! `scripts/test-web.sh` (`wasm-pack test --node … --test inspect_web`).
-//! It also runs natively with `cargo test --no-default-features --features web`.
+//! `scripts/test-web.sh`, once per module with that module's features only
+//! (`--features web-lookup`, then `--features web-decoder`), so each test
+//! runs against the module the page loads. It also runs natively with
+//! `cargo test --no-default-features --features web-lookup,web-decoder`.
 #![cfg(feature = "web")]
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 mod common;
 mod inspect_support;
+
+#[test]
+fn version_is_the_crate_version() {
+    assert_eq!(web::version(), env!("CARGO_PKG_VERSION"));
+}
 
 use kmsedge::web;
 use serde_json::Value;
@@ -15,10 +22,12 @@ fn json(s: String) -> Value {
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
+#[cfg(feature = "web-lookup")]
 fn products(v: &Value) -> Vec<&Value> {
     v["families"].as_array().unwrap().iter().flat_map(|f| f["products"].as_array().unwrap()).collect()
 }
 
+#[cfg(feature = "web-lookup")]
 #[test]
 fn search_is_word_order_and_case_tolerant() {
     let a = json(web::search("windows 11 pro", "", 1688));
@@ -45,6 +54,7 @@ fn search_is_word_order_and_case_tolerant() {
     assert_eq!(json(web::search("no such product", "", 1688))["count"], 0);
 }
 
+#[cfg(feature = "web-lookup")]
 #[test]
 fn commands_use_the_host_and_port() {
     let v = json(web::search("visio 2019 pro", "kms1.corp.example", 1700));
@@ -60,6 +70,7 @@ fn commands_use_the_host_and_port() {
     assert!(json(web::search("windows", "kms:1688", 1688))["host_error"].as_str().unwrap().contains("port field"));
 }
 
+#[cfg(feature = "web-lookup")]
 #[test]
 fn product_deep_link() {
     let p = json(web::product("73111121-5638-40f6-bc11-f1d7b0d64300", "kms", 1688));
@@ -69,6 +80,7 @@ fn product_deep_link() {
     assert!(json(web::product("00000000-0000-0000-0000-000000000001", "", 1688))["error"].as_str().unwrap().contains("no product"));
 }
 
+#[cfg(feature = "web-lookup")]
 #[test]
 fn dns_helper() {
     let d = json(web::dns_records("Corp.Example.com.", "kms1", 1688));
@@ -84,6 +96,7 @@ fn dns_helper() {
     assert!(json(web::dns_records("corp.example.com", "kms", 0))["error"].as_str().unwrap().contains("port is 0"));
 }
 
+#[cfg(feature = "web-decoder")]
 #[test]
 fn decode_hex_every_vector() {
     for v in common::vectors() {
@@ -104,6 +117,7 @@ fn decode_hex_every_vector() {
     }
 }
 
+#[cfg(feature = "web-decoder")]
 #[test]
 fn decode_file_reads_captures_and_reports_errors() {
     let v = common::vectors().into_iter().find(|v| v.name == "v6_office2021_proplus_ndr64").unwrap();

@@ -1,12 +1,13 @@
 // Entry point: loads the wasm core, wires the views and routes by URL hash:
 //   #lookup (default), #decoder, #dns, #product/<sku id> (lookup with that
 //   product shown first), #host (only when a host registers it).
+// The page loads the lookup module (pkg/kmsedge.js: lookup, commands, DNS);
+// the decoder's module (pkg/decoder/) is loaded by decoder.js when needed.
 import init, { version } from './pkg/kmsedge.js';
 import { $ } from './dom.js';
 import { setupLookup, showProduct } from './lookup.js';
-import { setupDecoder } from './decoder.js';
+import { setupDecoder, loadDecoder } from './decoder.js';
 import { setupDns } from './dns.js';
-import { setupHost } from './host.js';
 
 const VIEWS = ['lookup', 'decoder', 'dns', 'host'];
 
@@ -20,9 +21,10 @@ function route() {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  document.title = `kmsedge — ${{ lookup: 'GVLK lookup', decoder: 'KMS decoder', dns: 'DNS helper', host: 'Host' }[view]}`;
+  if (view === 'decoder') loadDecoder().catch(() => {}); // errors show on first use
   // A linked product takes the focus; otherwise the caller may focus main.
   return showProduct(hash.startsWith('product/') ? hash.slice('product/'.length) : null);
-  document.title = `kmsedge — ${{ lookup: 'GVLK lookup', decoder: 'KMS decoder', dns: 'DNS helper', host: 'Host' }[view]}`;
 }
 
 async function main() {
@@ -45,7 +47,8 @@ async function main() {
   });
   route();
   // Served by a kmsedge host? Then the Host entry appears (and #host routes).
-  setupHost(route);
+  // Loaded on the side: the dashboard's code is not in the page's critical path.
+  import('./host.js').then((m) => m.setupHost(route)).catch((e) => console.error('host dashboard:', e));
   $('loading').remove();
   // Lets tests (and the host dashboard) know the page is interactive.
   document.body.dataset.ready = '1';

@@ -2,8 +2,42 @@
 // decoding is the wasm core's (the same JSON as `kmsedge decode --json`);
 // this file only lays it out. Fields carry data-field attributes so tests
 // (and curious users) can find them.
-import { decode_hex, decode_file } from './pkg/kmsedge.js';
+//
+// The decoder is a WebAssembly module of its own (pkg/decoder/, feature
+// `web-decoder`), fetched the first time it is needed: when this view is
+// opened (or about to be: the pointer or focus on its nav link), or a file is
+// dropped. The page itself loads only the lookup module.
 import { h, $, debounce } from './dom.js';
+
+let decoder = null;
+
+/** The decoder module, loaded and initialised once. */
+export function loadDecoder() {
+  if (!decoder) {
+    decoder = import('./pkg/decoder/kmsedge_decoder.js').then(async (m) => {
+      await m.default();
+      window.kmsedgeDecoderReadyAt = performance.now();
+      return m;
+    });
+    decoder.catch(() => { decoder = null; }); // a later use tries again
+  }
+  return decoder;
+}
+
+/** Runs `use(module)` once the decoder is loaded, saying so while it loads. */
+async function withDecoder(use) {
+  let m;
+  const pending = setTimeout(() => { $('decode-summary').textContent = 'Loading the decoder…'; }, 100);
+  try {
+    m = await loadDecoder();
+  } catch (e) {
+    clearTimeout(pending);
+    render({ error: { message: `Could not load the decoder's WebAssembly module: ${e}` } });
+    return;
+  }
+  clearTimeout(pending);
+  use(m);
+}
 
 const DIR = { c2s: 'client → host', s2c: 'host → client', '?': 'unknown direction' };
 
@@ -206,17 +240,24 @@ export function render(report) {
 function decodeText() {
   const text = $('hex').value;
   if (!text.trim()) { render({ error: null, conversations: [], notes: [], source: 'hex', bytes: 0 }); $('decode-summary').textContent = ''; return; }
-  render(JSON.parse(decode_hex(text)));
+  withDecoder((m) => {
+    // The text may have changed while the module loaded.
+    if ($('hex').value === text) render(JSON.parse(m.decode_hex(text)));
+  });
 }
 
 async function decodeBlob(file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const report = JSON.parse(decode_file(bytes));
-  render(report);
-  $('decode-summary').textContent = `${file.name} — ${$('decode-summary').textContent}`;
+  const [bytes] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), loadDecoder().catch(() => null)]);
+  withDecoder((m) => {
+    render(JSON.parse(m.decode_file(bytes)));
+    $('decode-summary').textContent = `${file.name} — ${$('decode-summary').textContent}`;
+  });
 }
 
 export function setupDecoder() {
+  // Intent to open the view: start fetching the module.
+  const nav = document.querySelector('nav a[data-view=decoder]');
+  for (const ev of ['pointerenter', 'focus']) nav.addEventListener(ev, () => { loadDecoder().catch(() => {}); }, { once: true });
   $('decode-btn').addEventListener('click', decodeText);
   $('hex').addEventListener('input', debounce(decodeText, 250));
   $('clear-btn').addEventListener('click', () => {

@@ -178,6 +178,42 @@ pub fn sku(id: &Guid) -> Option<&'static Sku> {
         .map(|i| &SKUS[usize::from(SKU_INDEX[i].1)])
 }
 
+/// The names of a SKU, as the decoder shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkuNames {
+    pub family: &'static str,
+    pub edition: &'static str,
+    /// The name where it is not `family edition` (most are).
+    own_name: Option<&'static str>,
+}
+
+impl core::fmt::Display for SkuNames {
+    /// The SKU's name ([`Sku::name`]).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.own_name {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{} {}", self.family, self.edition),
+        }
+    }
+}
+
+/// A SKU's names (the same as [`sku`]'s; its `Display` is the name), from
+/// a compact table of ids and names only: the browser's decoder uses this
+/// and so carries no more of the catalogue (GVLKs, applications, counted
+/// ids of each SKU).
+pub fn sku_names(id: &Guid) -> Option<SkuNames> {
+    let i = SKU_NAME_IDS.binary_search(&id.0).ok()?;
+    let mut f = SKU_NAME_TEXT.split('\n').nth(i)?.split('\t');
+    let own_name = Some(f.next()?).filter(|n| !n.is_empty());
+    Some(SkuNames { family: f.next()?, edition: f.next()?, own_name })
+}
+
+/// A KMS counted id's name (the same as [`kms_id`]'s), from a compact table.
+pub fn kms_id_name(id: &Guid) -> Option<&'static str> {
+    let i = KMS_NAME_IDS.binary_search(&id.0).ok()?;
+    KMS_NAME_TEXT.split('\n').nth(i)
+}
+
 /// The SKUs whose clients send this KMS counted id, in catalogue order.
 pub fn skus_for_kms(id: &Guid) -> impl Iterator<Item = &'static Sku> {
     let id = *id;

@@ -3,6 +3,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::*;
 use serde_json::Value;
+use std::string::ToString;
 use std::vec::Vec;
 
 const JSON: &str = include_str!("../../data/products.json");
@@ -344,4 +345,23 @@ fn search_finds_the_obvious_skus() {
     assert_eq!(search("visio 2019 zzz").count(), 0);
     assert_eq!(search("").count(), SKUS.len());
     assert_eq!(search("   ").count(), SKUS.len());
+}
+
+/// The compact name tables (the browser decoder's) say what the full
+/// tables say, for every id, and nothing for others.
+#[test]
+fn compact_name_tables_agree() {
+    assert_eq!(SKU_NAME_IDS.len(), SKUS.len());
+    for s in SKUS {
+        let n = sku_names(&s.id).unwrap();
+        assert_eq!((n.to_string(), n.family, n.edition), (s.name.to_string(), s.family, s.edition));
+    }
+    assert_eq!(KMS_NAME_IDS.len(), KMS_IDS.len());
+    for k in KMS_IDS {
+        assert_eq!(kms_id_name(&k.id), Some(k.name));
+    }
+    for id in [Guid::ZERO, g("ffffffff-ffff-ffff-ffff-ffffffffffff"), APPLICATIONS[0].id] {
+        assert_eq!(sku_names(&id), None);
+        assert_eq!(kms_id_name(&id), None);
+    }
 }

@@ -89,6 +89,7 @@ const INV_SBOX_C: [u8; 256] = invert(&SBOX_C);
 /// Encryption T-tables: `TE[0][x]` is the MixColumns image of the column
 /// `(S[x], 0, 0, 0)`, i.e. bytes `(2s, s, s, 3s)`; `TE[k]` is the same for
 /// row `k`, which is a byte rotation of `TE[0]`.
+#[cfg_attr(all(feature = "small-crypto", not(test)), allow(dead_code))]
 const fn make_te() -> [[u32; 256]; 4] {
     let mut t = [[0u32; 256]; 4];
     let mut x = 0;
@@ -106,6 +107,7 @@ const fn make_te() -> [[u32; 256]; 4] {
 
 /// Decryption T-tables: InvMixColumns image of `(S^-1[x], 0, 0, 0)`, i.e.
 /// bytes `(14s, 9s, 13s, 11s)`, and its byte rotations.
+#[cfg_attr(all(feature = "small-crypto", not(test)), allow(dead_code))]
 const fn make_td() -> [[u32; 256]; 4] {
     let mut t = [[0u32; 256]; 4];
     let mut x = 0;
@@ -125,8 +127,46 @@ const fn make_td() -> [[u32; 256]; 4] {
 // instead of materialising the arrays at each use.
 static SBOX: [u8; 256] = SBOX_C;
 static INV_SBOX: [u8; 256] = INV_SBOX_C;
+#[cfg(not(feature = "small-crypto"))]
 static TE: [[u32; 256]; 4] = make_te();
+#[cfg(not(feature = "small-crypto"))]
 static TD: [[u32; 256]; 4] = make_td();
+
+/// `TE[k][x]`.
+#[cfg(not(feature = "small-crypto"))]
+#[inline(always)]
+fn te(k: usize, x: usize) -> u32 {
+    TE[k][x]
+}
+
+/// `TD[k][x]`.
+#[cfg(not(feature = "small-crypto"))]
+#[inline(always)]
+fn td(k: usize, x: usize) -> u32 {
+    TD[k][x]
+}
+
+// Feature `small-crypto` (the browser page's decoder, where 8 KB of tables
+// weigh more than speed): the T-table entries are computed from the S-boxes
+// at each use, exactly as `make_te`/`make_td` compute them, so the cipher is
+// the same, several times slower, and 8 KB smaller. Native and edge builds
+// keep the tables.
+
+/// `TE[k][x]`, computed.
+#[cfg(feature = "small-crypto")]
+#[inline(never)]
+fn te(k: usize, x: usize) -> u32 {
+    let s = SBOX[x];
+    u32::from_le_bytes([xtime(s), s, s, xtime(s) ^ s]).rotate_left(8 * k as u32)
+}
+
+/// `TD[k][x]`, computed.
+#[cfg(feature = "small-crypto")]
+#[inline(never)]
+fn td(k: usize, x: usize) -> u32 {
+    let s = INV_SBOX[x];
+    u32::from_le_bytes([gmul(s, 14), gmul(s, 9), gmul(s, 13), gmul(s, 11)]).rotate_left(8 * k as u32)
+}
 
 // ---------------------------------------------------------------------------
 // Key schedule.
@@ -263,10 +303,10 @@ impl<const R: usize> Rijndael<R> {
         s3 ^= rk[0][3];
         // ShiftRows: row r of output column c comes from input column c + r.
         for k in &rk[1..R - 1] {
-            let t0 = TE[0][b0(s0)] ^ TE[1][b1(s1)] ^ TE[2][b2(s2)] ^ TE[3][b3(s3)] ^ k[0];
-            let t1 = TE[0][b0(s1)] ^ TE[1][b1(s2)] ^ TE[2][b2(s3)] ^ TE[3][b3(s0)] ^ k[1];
-            let t2 = TE[0][b0(s2)] ^ TE[1][b1(s3)] ^ TE[2][b2(s0)] ^ TE[3][b3(s1)] ^ k[2];
-            let t3 = TE[0][b0(s3)] ^ TE[1][b1(s0)] ^ TE[2][b2(s1)] ^ TE[3][b3(s2)] ^ k[3];
+            let t0 = te(0, b0(s0)) ^ te(1, b1(s1)) ^ te(2, b2(s2)) ^ te(3, b3(s3)) ^ k[0];
+            let t1 = te(0, b0(s1)) ^ te(1, b1(s2)) ^ te(2, b2(s3)) ^ te(3, b3(s0)) ^ k[1];
+            let t2 = te(0, b0(s2)) ^ te(1, b1(s3)) ^ te(2, b2(s0)) ^ te(3, b3(s1)) ^ k[2];
+            let t3 = te(0, b0(s3)) ^ te(1, b1(s0)) ^ te(2, b2(s1)) ^ te(3, b3(s2)) ^ k[3];
             (s0, s1, s2, s3) = (t0, t1, t2, t3);
         }
         let k = &rk[R - 1];
@@ -291,10 +331,10 @@ impl<const R: usize> Rijndael<R> {
         s3 ^= rk[0][3];
         // InvShiftRows: row r of output column c comes from input column c - r.
         for k in &rk[1..R - 1] {
-            let t0 = TD[0][b0(s0)] ^ TD[1][b1(s3)] ^ TD[2][b2(s2)] ^ TD[3][b3(s1)] ^ k[0];
-            let t1 = TD[0][b0(s1)] ^ TD[1][b1(s0)] ^ TD[2][b2(s3)] ^ TD[3][b3(s2)] ^ k[1];
-            let t2 = TD[0][b0(s2)] ^ TD[1][b1(s1)] ^ TD[2][b2(s0)] ^ TD[3][b3(s3)] ^ k[2];
-            let t3 = TD[0][b0(s3)] ^ TD[1][b1(s2)] ^ TD[2][b2(s1)] ^ TD[3][b3(s0)] ^ k[3];
+            let t0 = td(0, b0(s0)) ^ td(1, b1(s3)) ^ td(2, b2(s2)) ^ td(3, b3(s1)) ^ k[0];
+            let t1 = td(0, b0(s1)) ^ td(1, b1(s0)) ^ td(2, b2(s3)) ^ td(3, b3(s2)) ^ k[1];
+            let t2 = td(0, b0(s2)) ^ td(1, b1(s1)) ^ td(2, b2(s0)) ^ td(3, b3(s3)) ^ k[2];
+            let t3 = td(0, b0(s3)) ^ td(1, b1(s2)) ^ td(2, b2(s1)) ^ td(3, b3(s0)) ^ k[3];
             (s0, s1, s2, s3) = (t0, t1, t2, t3);
         }
         let k = &rk[R - 1];
@@ -429,6 +469,18 @@ mod tests {
         assert_eq!(INV_SBOX[0x16], 0xff);
         for x in 0..=255u8 {
             assert_eq!(INV_SBOX[SBOX[x as usize] as usize], x);
+        }
+    }
+
+    /// The T-table entries, from the tables or computed (`small-crypto`),
+    /// are the tables `make_te`/`make_td` build.
+    #[test]
+    fn t_tables() {
+        let (e, d) = (make_te(), make_td());
+        for k in 0..4 {
+            for x in 0..256 {
+                assert_eq!((te(k, x), td(k, x)), (e[k][x], d[k][x]), "{k} {x}");
+            }
         }
     }
 

@@ -435,7 +435,7 @@ fn request_node(k: &KmsRequest) -> Node {
                 "sku",
                 Node::Obj(vec![
                     ("id", Node::str(r.sku.to_string())),
-                    ("name", Node::opt(sku, |s| Node::str(s.name))),
+                    ("name", Node::opt(sku, |s| Node::str(s.to_string()))),
                     ("family", Node::opt(sku, |s| Node::str(s.family))),
                     ("edition", Node::opt(sku, |s| Node::str(s.edition))),
                 ]),

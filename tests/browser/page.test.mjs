@@ -23,15 +23,24 @@ fs.mkdirSync(artifacts, { recursive: true });
 const vectors = fs.readdirSync(vectorsDir).filter((f) => f.endsWith('.json')).sort()
   .map((f) => JSON.parse(fs.readFileSync(path.join(vectorsDir, f), 'utf8')));
 
+// The page's two wasm modules: lookup (loaded with the page) and decoder
+// (loaded when the Decoder view is first used).
+const LOOKUP_WASM = 'www/pkg/kmsedge_bg.wasm';
+const DECODER_WASM = 'www/pkg/decoder/kmsedge_decoder_bg.wasm';
+
 let server;
 let base;
+/** Every URL the page requested, in order. */
+const requested = [];
 let browser;
 let context;
 let page;
 let userDataDir;
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(root, 'www/pkg/kmsedge_bg.wasm')), 'www/pkg is built (scripts/test-web.sh builds it)');
+  for (const f of [LOOKUP_WASM, DECODER_WASM]) {
+    assert.ok(fs.existsSync(path.join(root, f)), `${f} is built (scripts/test-web.sh builds it)`);
+  }
   ({ server, url: base } = await serve(path.join(root, 'www')));
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmsedge-chromium-'));
   browser = await chromium.launch({
@@ -44,7 +53,10 @@ before(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base.replace(/\/$/, '') });
   page = await context.newPage();
   // Nothing may be fetched from anywhere but the local server.
-  page.on('request', (r) => assert.ok(r.url().startsWith(base) || r.url().startsWith('data:'), `external request: ${r.url()}`));
+  page.on('request', (r) => {
+    requested.push(r.url());
+    assert.ok(r.url().startsWith(base) || r.url().startsWith('data:'), `external request: ${r.url()}`);
+  });
   page.on('pageerror', (e) => { throw e; });
 });
 
@@ -61,16 +73,35 @@ async function open(hash = '') {
   await page.waitForFunction(() => document.body.dataset.ready === '1');
 }
 
-test('loads offline-capable and becomes interactive quickly', async () => {
+test('loads offline-capable and becomes interactive quickly; the decoder module only when needed', async () => {
+  await page.goto('about:blank');
+  requested.length = 0;
   const t0 = Date.now();
-  await open();
+  await page.goto(`${base}#lookup`);
+  await page.waitForFunction(() => document.body.dataset.ready === '1');
   const wall = Date.now() - t0;
   const readyAt = await page.evaluate(() => window.kmsedgeReadyAt);
-  const wasm = fs.statSync(path.join(root, 'www/pkg/kmsedge_bg.wasm')).size;
-  const metrics = { time_to_interactive_ms: Math.round(readyAt), navigation_to_ready_wall_ms: wall, wasm_bytes: wasm };
+  // The lookup view needs only the lookup module.
+  assert.ok(requested.some((u) => u.endsWith('/pkg/kmsedge_bg.wasm')), requested.join(' '));
+  assert.ok(!requested.some((u) => u.includes('/pkg/decoder/')), `decoder fetched for the lookup: ${requested.join(' ')}`);
+  // Opening the Decoder view loads the decoder module.
+  const t1 = await page.evaluate(() => performance.now());
+  await page.evaluate(() => { location.hash = '#decoder'; });
+  await page.waitForFunction(() => window.kmsedgeDecoderReadyAt !== undefined);
+  const decoderReady = await page.evaluate((t) => window.kmsedgeDecoderReadyAt - t, t1);
+  assert.ok(requested.some((u) => u.endsWith('/pkg/decoder/kmsedge_decoder_bg.wasm')), requested.join(' '));
+  const size = (f) => fs.statSync(path.join(root, f)).size;
+  const metrics = {
+    time_to_interactive_ms: Math.round(readyAt),
+    navigation_to_ready_wall_ms: wall,
+    decoder_view_to_decoder_ready_ms: Math.round(decoderReady),
+    lookup_wasm_bytes: size(LOOKUP_WASM),
+    decoder_wasm_bytes: size(DECODER_WASM),
+  };
   fs.writeFileSync(path.join(artifacts, 'page-metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   console.log(`# page metrics: ${JSON.stringify(metrics)}`);
   assert.ok(readyAt < 5000, `interactive after ${readyAt} ms`);
+  assert.ok(decoderReady < 5000, `decoder ready ${decoderReady} ms after opening its view`);
   assert.match(await page.textContent('#version'), /^\d+\.\d+\.\d+/);
   // The statement about GVLKs is on the lookup view.
   assert.match(await page.textContent('#gvlk-note'), /Only GVLKs activate against a KMS host/);
