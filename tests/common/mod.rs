@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 use serde_json::Value;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod counting;
+
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
