@@ -95,3 +95,63 @@ fn several_listeners_ipv4_and_ipv6() {
     let status = get_json(&host.url("/api/status"), None);
     assert_eq!(status["listen"].as_array().unwrap().len(), 2);
 }
+
+/// The `kmsedge activate` command itself against `kmsedge serve`: every
+/// version on both transfer syntaxes for a Windows client, a Windows Server
+/// and an Office product, two requests per connection, each verified by the
+/// client and carrying the host's stored identity; and a refusal that makes
+/// the command fail with the host's HRESULT.
+#[test]
+fn the_activate_command_against_serve() {
+    use std::process::Command;
+    let tmp = tempfile::tempdir().unwrap();
+    let host = Serve::start(tmp.path(), &[]);
+    let status = get_json(&host.url("/api/status"), None);
+    let hwid = status["identity"]["hwid"].as_str().unwrap().to_owned();
+    let target = host.kms.to_string();
+    let mut runs = 0;
+    for name in ["Windows 10/11 Enterprise", "Windows Server 2022 Datacenter", "Office LTSC Professional Plus 2021"] {
+        let s = sku(name);
+        let slot = catalog::slot(catalog::slot_for(&s.kms, &catalog::application_by_key(s.app).id));
+        let want_epid = slot_epid(&status, slot.name);
+        for protocol in ["4", "5", "6"] {
+            for ndr64 in [false, true] {
+                let mut args = vec!["activate", &target, "--product", name, "--protocol", protocol, "--requests", "2", "--json"];
+                if ndr64 {
+                    args.push("--ndr64");
+                }
+                let out = Command::new(crate::support::BIN).args(&args).output().expect("run kmsedge activate");
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(out.status.success(), "{args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+                let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                assert_eq!(report["ok"], true);
+                assert_eq!(report["activated"], 2);
+                for r in report["requests"].as_array().unwrap() {
+                    assert_eq!(r["hresult"], "0x00000000", "{r}");
+                    assert_eq!(r["protocol"], format!("{protocol}.0"));
+                    assert_eq!(r["syntax"].as_str().unwrap().to_ascii_lowercase(), if ndr64 { "ndr64" } else { "ndr32" });
+                    assert_eq!(r["epid"].as_str().unwrap(), want_epid, "{name} V{protocol}");
+                    if protocol == "6" {
+                        assert_eq!(r["hwid"].as_str().unwrap(), hwid);
+                    }
+                    assert!(r["count"].as_u64().unwrap() >= r["n_policy"].as_u64().unwrap());
+                }
+                runs += 1;
+            }
+        }
+    }
+    assert_eq!(runs, 18);
+    // Every request came from a fresh machine id, and each was recorded.
+    let clients = get_json(&host.url("/api/clients?limit=1"), None);
+    assert_eq!(clients["total"], 36);
+
+    // A client whose clock is five hours off is refused by the host's
+    // default ±4 h check, and the command says so and fails.
+    let out = Command::new(crate::support::BIN)
+        .args(["activate", &target, "--product", "Windows 10/11 Enterprise", "--time", "now-5h"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("0xC004F06C"), "{stderr}");
+}
