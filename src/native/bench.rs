@@ -10,7 +10,7 @@ use crate::catalog::Sku;
 use crate::client::{ClientError, Options, RequestBuilder};
 use crate::kms::Version;
 use crate::native::activate::{now, random_workstation};
-use crate::native::histogram::Histogram;
+use hdrhistogram::Histogram;
 use crate::native::kms_client::{self, ClientOptions, KmsConnection, SealedRequest, Target};
 use crate::native::products;
 use anyhow::{anyhow, bail};
@@ -220,14 +220,14 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram) -> Latency {
+    fn of(h: &Histogram<u64>) -> Latency {
         let ms = |ns: u64| ns as f64 / 1e6;
         Latency {
-            count: h.count(),
+            count: h.len(),
             mean: h.mean() / 1e6,
-            p50: ms(h.quantile(0.50)),
-            p90: ms(h.quantile(0.90)),
-            p99: ms(h.quantile(0.99)),
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
             max: ms(h.max()),
         }
     }
@@ -235,14 +235,32 @@ impl Latency {
 
 /// What workers record; a few shards, so neither memory nor lock traffic
 /// grows with the number of connections.
-#[derive(Default)]
 struct Stats {
-    activation: Histogram,
-    setup: Histogram,
+    activation: Histogram<u64>,
+    setup: Histogram<u64>,
     ok: u64,
     errors: BTreeMap<String, u64>,
     unfinished: u64,
     connections: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            activation: latency_histogram(),
+            setup: latency_histogram(),
+            ok: 0,
+            errors: BTreeMap::new(),
+            unfinished: 0,
+            connections: 0,
+        }
+    }
+}
+
+/// Nanoseconds from 1 ns to 10 minutes (longer than any bounded run) with
+/// three significant digits.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
 }
 
 impl Stats {
@@ -250,8 +268,8 @@ impl Stats {
         *self.errors.entry(kind).or_default() += 1;
     }
     fn merge(&mut self, o: &Stats) {
-        self.activation.merge(&o.activation);
-        self.setup.merge(&o.setup);
+        self.activation.add(&o.activation).expect("same bounds");
+        self.setup.add(&o.setup).expect("same bounds");
         self.ok += o.ok;
         self.unfinished += o.unfinished;
         self.connections += o.connections;
@@ -314,7 +332,7 @@ async fn worker(sh: Arc<Shared>, id: usize) {
         {
             let mut s = stats();
             s.connections += 1;
-            s.setup.record(setup);
+            s.setup.saturating_record(setup);
         }
         for k in 0..sh.per_connection {
             if k > 0 && !sh.claim() {
@@ -329,7 +347,7 @@ async fn worker(sh: Arc<Shared>, id: usize) {
                         let ns = t.elapsed().as_nanos() as u64;
                         let mut s = stats();
                         s.ok += 1;
-                        s.activation.record(ns);
+                        s.activation.saturating_record(ns);
                     }
                     Err(e) => stats().error(reply_error_kind(&e)),
                 },

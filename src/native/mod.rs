@@ -6,7 +6,6 @@ pub mod bench;
 pub mod bridge;
 pub mod decode;
 pub mod dns;
-pub mod histogram;
 pub mod kms_client;
 pub mod products;
 pub mod serve;
