@@ -198,14 +198,14 @@ mod tests {
                 application: app,
                 sku: Guid::ZERO,
                 workstation: String::new(),
-                remote: String::new(),
+                remote: std::net::Ipv4Addr::LOCALHOST.into(),
                 license_status: 1,
                 protocol: crate::kms::Version::V6,
                 now: t,
                 hresult: hr,
             });
         }
-        write_batch(&mut conn, recs.iter()).unwrap();
+        write_batch(&mut conn, recs.iter(), None).unwrap();
         c.prune(since);
         for app in apps {
             let sql: u32 = conn.query_row(GENUINE_COUNT, rusqlite::params![app.to_string(), since], |r| r.get(0)).unwrap();

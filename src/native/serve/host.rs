@@ -2,7 +2,7 @@
 //! ([`crate::host::policy`]) fed with the clock, the in-memory count and
 //! the stored identity, then the record committed to the registry. Shared
 //! by every connection.
-use std::prelude::rust_2024::{ToOwned, ToString};
+use std::prelude::rust_2024::ToOwned;
 use super::counts::Counts;
 use super::identity::Identity;
 use super::metrics::Metrics;
@@ -86,7 +86,7 @@ impl Host {
             application: req.application,
             sku: req.sku,
             workstation: req.workstation.to_str(&mut ws).to_owned(),
-            remote: peer.to_string(),
+            remote: peer,
             license_status: req.license_status,
             protocol: a.version,
             now: unix,
@@ -117,7 +117,7 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::String;
+    use std::string::{String, ToString};
     use std::vec::Vec;
     use crate::HResult;
     use crate::client::RequestBuilder;
@@ -152,7 +152,8 @@ mod tests {
         )
         .unwrap();
         let metrics = Metrics::new();
-        let (writer, thread) = Writer::spawn(conn, CommitMetrics(metrics.clone())).unwrap();
+        let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
+        let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();
         let host = Host {
             policy: PolicySettings {
                 count: CountPolicy::Genuine,

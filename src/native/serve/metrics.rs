@@ -27,6 +27,9 @@ pub struct Metrics {
     commit_seconds: Histogram,
     commit_batch: Histogram,
     commit_failures: Counter,
+    apply_seconds: Histogram,
+    apply_batch: Histogram,
+    apply_failures: Counter,
     pub genuine: Family<Label, Gauge>,
     pub rows_in_memory: Gauge,
 }
@@ -67,11 +70,29 @@ impl Metrics {
             answer_seconds.clone(),
         );
         let commit_seconds = Histogram::new(exponential_buckets(0.000_02, 2.0, 16));
-        registry.register("registry_commit_seconds", "Duration of one registry commit", commit_seconds.clone());
+        registry.register(
+            "registry_commit_seconds",
+            "Duration of one registry commit (a journal write that answers wait for)",
+            commit_seconds.clone(),
+        );
         let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 13));
         registry.register("registry_commit_requests", "Requests per registry commit", commit_batch.clone());
         let commit_failures = Counter::default();
         registry.register("registry_commit_failures", "Registry commits that failed", commit_failures.clone());
+        let apply_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        registry.register(
+            "registry_apply_seconds",
+            "Duration of one SQLite transaction applying journaled requests",
+            apply_seconds.clone(),
+        );
+        let apply_batch = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        registry.register("registry_apply_requests", "Journaled requests per SQLite transaction", apply_batch.clone());
+        let apply_failures = Counter::default();
+        registry.register(
+            "registry_apply_failures",
+            "SQLite transactions that failed (their requests stay journaled and are retried)",
+            apply_failures.clone(),
+        );
         let genuine = Family::<Label, Gauge>::default();
         registry.register("genuine_count", "Distinct granted CMIDs in 30 days per application", genuine.clone());
         let rows_in_memory = Gauge::default();
@@ -86,6 +107,9 @@ impl Metrics {
             commit_seconds,
             commit_batch,
             commit_failures,
+            apply_seconds,
+            apply_batch,
+            apply_failures,
             genuine,
             rows_in_memory,
         })
@@ -128,7 +152,8 @@ impl Metrics {
     }
 }
 
-/// The registry writer reports each commit here.
+/// The registry writers report each commit and apply here.
+#[derive(Clone)]
 pub struct CommitMetrics(pub Arc<Metrics>);
 
 impl CommitObserver for CommitMetrics {
@@ -137,6 +162,13 @@ impl CommitObserver for CommitMetrics {
         self.0.commit_batch.observe(batch as f64);
         if !ok {
             self.0.commit_failures.inc();
+        }
+    }
+    fn applied(&self, batch: usize, took: Duration, ok: bool) {
+        self.0.apply_seconds.observe(took.as_secs_f64());
+        self.0.apply_batch.observe(batch as f64);
+        if !ok {
+            self.0.apply_failures.inc();
         }
     }
 }

@@ -54,6 +54,13 @@ impl Server {
                 "the ePIDs claim a host build that never negotiated NDR64, but NDR64 is on; set rpc.ndr64 = false or choose ePIDs of build 9200 or later"
             );
         }
+        // Whatever was answered but not yet in SQLite when the host last
+        // stopped (kill -9, power cut with sync = full) goes in first, so
+        // that the counts below include it.
+        let recovered = store::journal::recover(&data.path, &mut conn)?;
+        if recovered.replayed > 0 || !recovered.torn.is_empty() {
+            tracing::info!(%recovered, "registry journal recovered");
+        }
         let since = unix - CMID_EXPIRY_SECS;
         let (live, bad) = store::live_grants(&conn, since)?;
         if bad > 0 {
@@ -83,7 +90,9 @@ impl Server {
 
         let checkpointer = store::checkpoint::Checkpointer::spawn(&data.db)?;
         let metrics = Metrics::new();
-        let (writer, writer_thread) = Writer::spawn(conn, CommitMetrics(metrics.clone()))
+        let journal = store::journal::Journal::open(&data.path, recovered.next_seq, s.sync)
+            .map_err(|e| anyhow!("registry journal in {}: {e}", data.path.display()))?;
+        let (writer, writer_thread) = Writer::spawn(conn, journal, recovered.next_seq - 1, CommitMetrics(metrics.clone()))
             .map_err(|e| anyhow!("cannot start the registry writer: {e}"))?;
         tracing::info!(
             data = %data.path.display(),

@@ -19,11 +19,20 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Runs `f` with the read connection on the blocking pool.
+/// How long a read waits for SQLite to catch up with the journal before it
+/// answers with what SQLite has.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `f` with the read connection on the blocking pool, once SQLite
+/// holds every activation answered before the call (read-your-writes: an
+/// administrator who just activated a machine sees it).
 async fn read<T: Send + 'static>(
     state: &Arc<HttpState>,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, Response> {
+    if !state.host.writer.settled(SETTLE).await {
+        tracing::debug!("registry read before the journal was applied");
+    }
     let state = state.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let conn = state.reader.lock().unwrap_or_else(|p| p.into_inner());

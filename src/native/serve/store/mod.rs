@@ -11,6 +11,7 @@
 use std::prelude::rust_2024::{String, ToOwned, Vec};
 use std::format;
 pub mod checkpoint;
+pub mod journal;
 pub mod query;
 pub mod writer;
 

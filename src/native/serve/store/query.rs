@@ -257,7 +257,7 @@ mod tests {
             application: app,
             sku: catalog::skus_for_kms(&kms).next().map_or(Guid::ZERO, |s| s.id),
             workstation: ws.into(),
-            remote: "192.0.2.7".into(),
+            remote: "192.0.2.7".parse().unwrap(),
             license_status: 2,
             protocol: Version::V6,
             now,
@@ -277,7 +277,7 @@ mod tests {
             rec(4, other, "desk-4", 0, NOW - 30),
             rec(5, w, "OLD", 0, NOW - CMID_EXPIRY_SECS - 5),
         ];
-        write_batch(&mut c, recs.iter()).unwrap();
+        write_batch(&mut c, recs.iter(), None).unwrap();
         (tmp, c)
     }
 

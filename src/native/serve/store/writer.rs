@@ -1,28 +1,47 @@
-//! The registry's single writer: a thread that owns the write connection
-//! and commits requests in groups.
+//! The registry's writer: what stands between an answer and the disk.
 //!
-//! A connection task hands over a [`Record`] and waits; the thread takes
-//! everything queued (up to [`MAX_BATCH`]), writes it in one transaction,
-//! commits, and only then releases the waiters, which send their replies.
-//! So no client ever holds an answer the registry does not (that is what
-//! survives `kill -9`), while one commit — with `synchronous = FULL`, one
-//! fsync — serves every request that arrived during the previous one.
-use std::prelude::rust_2024::{String, ToString, Vec};
+//! A connection appends its [`Record`] to the write-ahead [`Journal`]
+//! itself — one small `write` under a lock, a few microseconds — and may
+//! answer as soon as it returns: the record is then in the kernel's page
+//! cache, which survives `kill -9`. With `sync = full` the answer also
+//! waits for an fdatasync, shared by everyone who wrote meanwhile (the
+//! first to wait syncs for all; the others find their record covered).
+//! No thread hop stands between a request and its answer.
+//!
+//! One *registry* thread applies journaled records to SQLite. At low load
+//! it does so at once; under load it commits at most every
+//! [`APPLY_INTERVAL`], so that each hot page of the client table and its
+//! indexes is rewritten once for hundreds of requests rather than once per
+//! handful. Each transaction stores the last sequence number it applied,
+//! so a restart replays exactly what SQLite is missing
+//! ([`super::journal::recover`]). Readers that must see every answered
+//! request (the HTTP API) wait for [`Writer::settled`].
+use std::prelude::rust_2024::{Box, String, ToString, Vec};
 use std::format;
+use super::super::settings::SyncMode;
+use super::journal::{APPLIED_KEY, Journal};
 use crate::kms::Version;
 use crate::registry;
 use crate::Guid;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::watch;
 
-/// Most requests committed in one transaction.
-pub const MAX_BATCH: usize = 4096;
-/// Requests queued before new ones wait for room (backpressure).
-const QUEUE: usize = 16 * 1024;
+/// Under load, SQLite commits at most this often.
+pub const APPLY_INTERVAL: Duration = Duration::from_millis(50);
+/// A commit of at least this many records means "under load".
+const PACE_FROM: usize = 64;
+/// After a failed SQLite commit, the next try waits this long.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Records journaled but not yet taken by the registry thread. Beyond
+/// this (SQLite stuck or failing) new requests wait: backpressure reaches
+/// the clients instead of memory growing without bound.
+const MAX_PENDING: usize = 1 << 18;
 
 /// One request as the registry keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +52,7 @@ pub struct Record {
     pub sku: Guid,
     pub workstation: String,
     /// Client IP address.
-    pub remote: String,
+    pub remote: IpAddr,
     pub license_status: u32,
     pub protocol: Version,
     /// Unix seconds.
@@ -47,7 +66,7 @@ pub struct Record {
 pub enum CommitError {
     /// The registry is closing (shutdown) or its thread is gone.
     Closed,
-    /// SQLite failed (disk full, I/O error…): the message.
+    /// The journal write failed (disk full, I/O error…): the message.
     Failed(Arc<str>),
 }
 
@@ -62,98 +81,262 @@ impl std::fmt::Display for CommitError {
 
 impl std::error::Error for CommitError {}
 
-/// What the writer reports about each commit, for metrics.
-pub trait CommitObserver: Send + 'static {
+/// What the writers report, for metrics.
+pub trait CommitObserver: Send + Sync + 'static {
+    /// A group made durable in the journal (what answers wait for).
     fn committed(&self, batch: usize, took: Duration, ok: bool);
+    /// A transaction applying journaled records to SQLite.
+    fn applied(&self, _batch: usize, _took: Duration, _ok: bool) {}
 }
 
-enum Job {
-    Record(Record, oneshot::Sender<Result<(), CommitError>>),
-    Stop,
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the registry thread when it waits for work.
+    wake: Condvar,
+    sync: SyncMode,
+    /// Sequence number of the last record written to the journal.
+    journaled: AtomicU64,
+    /// With `sync = full`: the last one known to be on stable storage.
+    synced: AtomicU64,
+    /// One fdatasync at a time; whoever holds this syncs for everyone.
+    sync_leader: tokio::sync::Mutex<()>,
+    /// Sequence number of the last record in SQLite.
+    applied: watch::Sender<u64>,
+    alive: AtomicBool,
+    errors: Mutex<ErrorLog>,
+    observer: Box<dyn CommitObserver + Sync>,
 }
 
-/// Cheap to clone; every clone feeds the same thread.
+struct State {
+    /// Taken by the registry thread at the end, to delete what is applied.
+    journal: Option<Journal>,
+    /// Journaled records the registry thread has not taken yet, in order.
+    pending: Vec<Record>,
+    /// Sequence number of the last of `pending`.
+    pending_top: u64,
+    closed: bool,
+    waiting: bool,
+}
+
+/// Cheap to clone; every clone feeds the same journal and registry thread.
 #[derive(Clone)]
-pub struct Writer {
-    tx: mpsc::Sender<Job>,
-}
+pub struct Writer(Arc<Shared>);
 
-/// Joins the writer thread after [`Writer::stop`].
+/// Joins the registry thread after [`Writer::stop`].
 pub struct WriterThread(JoinHandle<anyhow::Result<()>>);
 
 impl Writer {
-    /// Starts the thread on `conn` (from [`super::open_writer`]).
-    pub fn spawn(conn: Connection, observer: impl CommitObserver) -> std::io::Result<(Writer, WriterThread)> {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("kmsedge-registry".into())
-            .spawn(move || run(conn, rx, observer))?;
-        Ok((Writer { tx }, WriterThread(handle)))
+    /// Starts the registry thread on `conn` (from [`super::open_writer`]),
+    /// whose registry holds every record up to `applied` (from
+    /// [`super::journal::recover`]); new records go to `journal`.
+    pub fn spawn(
+        conn: Connection,
+        journal: Journal,
+        applied: u64,
+        observer: impl CommitObserver + Sync,
+    ) -> std::io::Result<(Writer, WriterThread)> {
+        let shared = Arc::new(Shared {
+            sync: journal.sync_mode(),
+            state: Mutex::new(State { journal: Some(journal), pending: Vec::new(), pending_top: applied, closed: false, waiting: false }),
+            wake: Condvar::new(),
+            journaled: AtomicU64::new(applied),
+            synced: AtomicU64::new(applied),
+            sync_leader: tokio::sync::Mutex::new(()),
+            applied: watch::channel(applied).0,
+            alive: AtomicBool::new(true),
+            errors: Mutex::new(ErrorLog::default()),
+            observer: Box::new(observer),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new().name("kmsedge-registry".into()).spawn(move || {
+                let r = apply_loop(conn, &shared);
+                shared.alive.store(false, Ordering::Release);
+                r
+            })?
+        };
+        Ok((Writer(shared), WriterThread(thread)))
     }
 
-    /// Resolves once `record` is committed.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Resolves once `record` is durable: journaled, and with
+    /// `sync = full` also synced.
     pub async fn commit(&self, record: Record) -> Result<(), CommitError> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send(Job::Record(record, done)).await.map_err(|_| CommitError::Closed)?;
-        wait.await.unwrap_or(Err(CommitError::Closed))
+        let s = &*self.0;
+        // Backpressure, only when SQLite has fallen far behind.
+        while self.state().pending.len() >= MAX_PENDING {
+            let mut applied = s.applied.subscribe();
+            let _ = tokio::time::timeout(Duration::from_millis(100), applied.changed()).await;
+        }
+        let started = Instant::now();
+        let seq = {
+            let mut st = self.state();
+            if st.closed {
+                return Err(CommitError::Closed);
+            }
+            let journal = st.journal.as_mut().ok_or(CommitError::Closed)?;
+            match journal.append(core::iter::once(&record)) {
+                Ok(seq) => {
+                    st.pending.push(record);
+                    st.pending_top = seq;
+                    s.journaled.store(seq, Ordering::Release);
+                    if st.waiting {
+                        st.waiting = false;
+                        s.wake.notify_one();
+                    }
+                    seq
+                }
+                Err(e) => {
+                    drop(st);
+                    s.observer.committed(1, started.elapsed(), false);
+                    return Err(self.failed("registry journal write failed; the request was not answered", &e));
+                }
+            }
+        };
+        match s.sync {
+            SyncMode::Normal => {
+                s.observer.committed(1, started.elapsed(), true);
+                Ok(())
+            }
+            SyncMode::Full => self.sync_through(seq).await,
+        }
     }
 
-    /// Commits what is queued, then closes: later commits fail with
+    /// Group commit for `sync = full`: waits until a sync covers `seq`,
+    /// running it if nobody else is.
+    async fn sync_through(&self, seq: u64) -> Result<(), CommitError> {
+        let s = &*self.0;
+        if s.synced.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _leader = s.sync_leader.lock().await;
+        let before = s.synced.load(Ordering::Acquire);
+        if before >= seq {
+            return Ok(());
+        }
+        let (file, target) = {
+            let st = self.state();
+            let file = st.journal.as_ref().ok_or(CommitError::Closed)?.file_for_sync();
+            (file, s.journaled.load(Ordering::Acquire))
+        };
+        let started = Instant::now();
+        let result = match file {
+            Ok(f) => tokio::task::spawn_blocking(move || f.sync_data())
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()))),
+            Err(e) => Err(e),
+        };
+        s.observer.committed((target - before) as usize, started.elapsed(), result.is_ok());
+        match result {
+            Ok(()) => {
+                s.synced.store(target, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => Err(self.failed("registry journal sync failed; requests were not answered", &e)),
+        }
+    }
+
+    fn failed(&self, what: &'static str, e: &std::io::Error) -> CommitError {
+        self.0.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, e, 1);
+        CommitError::Failed(e.to_string().into())
+    }
+
+    /// Waits (at most `limit`) until SQLite holds every record answered
+    /// before the call; false if it did not get there in time.
+    pub async fn settled(&self, limit: Duration) -> bool {
+        let target = self.0.journaled.load(Ordering::Acquire);
+        let mut applied = self.0.applied.subscribe();
+        matches!(tokio::time::timeout(limit, applied.wait_for(|a| *a >= target)).await, Ok(Ok(_)))
+    }
+
+    /// Applies what is journaled, then closes: later commits fail with
     /// [`CommitError::Closed`].
     pub async fn stop(&self) {
-        let _ = self.tx.send(Job::Stop).await;
+        let mut st = self.state();
+        st.closed = true;
+        self.0.wake.notify_one();
     }
 
-    /// Whether the thread still takes records (for `/healthz`).
+    /// Whether the registry still takes records (for `/healthz`).
     pub fn is_alive(&self) -> bool {
-        !self.tx.is_closed()
+        self.0.alive.load(Ordering::Acquire) && !self.state().closed
     }
 }
 
 impl WriterThread {
-    /// Waits for the thread to finish its last commit and close the file.
+    /// Waits for the last commit, the journal's cleanup and the file's close.
     pub fn join(self) -> anyhow::Result<()> {
-        self.0.join().map_err(|_| anyhow::anyhow!("registry writer thread panicked"))?
+        self.0.join().map_err(|_| anyhow::anyhow!("registry thread panicked"))?
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, observer: impl CommitObserver) -> anyhow::Result<()> {
-    let mut batch: Vec<(Record, oneshot::Sender<Result<(), CommitError>>)> = Vec::with_capacity(256);
-    let mut errors = ErrorLog::default();
-    let mut stopping = false;
-    while !stopping {
-        match rx.blocking_recv() {
-            Some(Job::Record(r, done)) => batch.push((r, done)),
-            Some(Job::Stop) | None => stopping = true,
-        }
-        // Everything already queued goes into the same commit — up to a
-        // Stop: what was sent after it is refused below.
-        while !stopping && batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(Job::Record(r, done)) => batch.push((r, done)),
-                Ok(Job::Stop) => stopping = true,
-                Err(_) => break,
+fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
+    let lock = || shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut applied = *shared.applied.borrow();
+    // Taken from `pending` but not yet in SQLite (kept across a failure).
+    let mut batch: Vec<Record> = Vec::new();
+    let mut top = applied;
+    let (mut last_start, mut last_len, mut failing) = (None::<Instant>, 0, false);
+    loop {
+        let mut stopping = {
+            let mut st = lock();
+            while st.pending.is_empty() && batch.is_empty() && !st.closed {
+                st.waiting = true;
+                st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            st.closed
+        };
+        // Under load (or after a failure), let a group gather first.
+        let pause = if failing { RETRY_AFTER } else { APPLY_INTERVAL };
+        if !stopping && (failing || last_len >= PACE_FROM) {
+            if let Some(t) = last_start {
+                std::thread::sleep((t + pause).saturating_duration_since(Instant::now()));
             }
         }
-        if batch.is_empty() {
-            continue;
+        {
+            let mut st = lock();
+            if !st.pending.is_empty() {
+                batch.append(&mut st.pending);
+                top = st.pending_top;
+            }
+            stopping = st.closed;
         }
-        let started = Instant::now();
-        let result = write_batch(&mut conn, batch.iter().map(|(r, _)| r));
-        observer.committed(batch.len(), started.elapsed(), result.is_ok());
-        let result = result.map_err(|e| {
-            errors.report(&e, batch.len());
-            CommitError::Failed(e.to_string().into())
-        });
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(result.clone());
+        if !batch.is_empty() {
+            let started = Instant::now();
+            last_start = Some(started);
+            let result = write_batch(&mut conn, batch.iter(), Some(top));
+            shared.observer.applied(batch.len(), started.elapsed(), result.is_ok());
+            match result {
+                Ok(()) => {
+                    last_len = batch.len();
+                    batch.clear();
+                    applied = top;
+                    shared.applied.send_replace(applied);
+                    failing = false;
+                    if let Some(j) = lock().journal.as_mut() {
+                        if let Err(e) = j.release(applied) {
+                            shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report("cannot delete an applied journal segment", &e, 0);
+                        }
+                    }
+                }
+                // Nothing is lost: the records are in the journal, and held
+                // here for the next try (or replayed at the next start).
+                Err(e) => {
+                    let what = "registry commit failed; retrying (the requests are safe in the journal)";
+                    shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, &e, batch.len());
+                    failing = true;
+                }
+            }
+        }
+        if stopping && (batch.is_empty() || failing) {
+            break;
         }
     }
-    rx.close();
-    while let Ok(job) = rx.try_recv() {
-        if let Job::Record(_, done) = job {
-            let _ = done.send(Err(CommitError::Closed));
-        }
+    if let Some(j) = lock().journal.take() {
+        j.finish(applied)?;
     }
     // Fold the WAL back into the database so the file is complete on its own.
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -164,7 +347,13 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, observer: impl CommitO
 /// Writes a batch in one transaction: each client row, and the counters
 /// and activity buckets summed over the batch (one statement per counter,
 /// not per request).
-pub fn write_batch<'a>(conn: &mut Connection, records: impl Iterator<Item = &'a Record>) -> rusqlite::Result<()> {
+/// With `applied`, the journal sequence number of the last record is stored
+/// in the same transaction.
+pub fn write_batch<'a>(
+    conn: &mut Connection,
+    records: impl Iterator<Item = &'a Record>,
+    applied: Option<u64>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let (mut total, mut failed) = (0i64, 0i64);
     let mut by_status: HashMap<u32, i64> = HashMap::new();
@@ -179,7 +368,7 @@ pub fn write_batch<'a>(conn: &mut Connection, records: impl Iterator<Item = &'a 
                 r.application.to_string(),
                 r.sku.to_string(),
                 r.workstation,
-                r.remote,
+                r.remote.to_string(),
                 r.license_status,
                 r.protocol.to_string(),
                 r.now,
@@ -207,6 +396,9 @@ pub fn write_batch<'a>(conn: &mut Connection, records: impl Iterator<Item = &'a 
         for (hour, (ok, failed)) in &activity {
             bump.execute(params![hour, ok, failed])?;
         }
+        if let Some(seq) = applied {
+            tx.prepare_cached(registry::SET_HOST)?.execute(params![APPLIED_KEY, seq.to_string()])?;
+        }
     }
     tx.commit()
 }
@@ -220,13 +412,13 @@ struct ErrorLog {
 }
 
 impl ErrorLog {
-    fn report(&mut self, e: &rusqlite::Error, requests: usize) {
+    fn report(&mut self, what: &'static str, e: &dyn std::fmt::Display, requests: usize) {
         let now = Instant::now();
         if self.last.is_some_and(|t| now - t < Duration::from_secs(10)) {
             self.suppressed += requests;
             return;
         }
-        tracing::error!(error = %e, requests, suppressed = self.suppressed, "registry commit failed; these requests were not answered");
+        tracing::error!(error = %e, requests, suppressed = self.suppressed, "{what}");
         self.last = Some(now);
         self.suppressed = 0;
     }
@@ -238,21 +430,23 @@ mod tests {
     use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
     use super::*;
     use crate::native::serve::settings::SyncMode;
-    use crate::native::serve::store::{open_reader, open_writer};
+    use crate::native::serve::store::{journal, open_reader, open_writer};
+    use std::path::Path;
 
+    #[derive(Clone)]
     struct Quiet;
     impl CommitObserver for Quiet {
         fn committed(&self, _: usize, _: Duration, _: bool) {}
     }
 
-    fn record(cmid: u128, hresult: u32, status: u32, now: i64) -> Record {
+    pub fn record(cmid: u128, hresult: u32, status: u32, now: i64) -> Record {
         Record {
             cmid: Guid::from_u128(cmid),
             kms_id: Guid::from_u128(7),
             application: Guid::from_u128(9),
             sku: Guid::from_u128(8),
             workstation: "PC-1".into(),
-            remote: "192.0.2.1".into(),
+            remote: "192.0.2.1".parse().unwrap(),
             license_status: status,
             protocol: Version::V6,
             now,
@@ -260,11 +454,22 @@ mod tests {
         }
     }
 
+    fn spawn(dir: &Path) -> (Writer, WriterThread) {
+        let mut conn = open_writer(&dir.join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let rec = journal::recover(dir, &mut conn).unwrap();
+        let j = journal::Journal::open(dir, rec.next_seq, SyncMode::Normal).unwrap();
+        Writer::spawn(conn, j, rec.next_seq - 1, Quiet).unwrap()
+    }
+
+    fn journal_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("journal-")).count()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_groups_and_sums_counters_and_activity() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("r.sqlite3");
-        let (w, thread) = Writer::spawn(open_writer(&db, SyncMode::Normal).unwrap(), Quiet).unwrap();
+        let (w, thread) = spawn(tmp.path());
         let t = 1_700_000_000;
         let mut waits = Vec::new();
         for i in 0..100u128 {
@@ -275,16 +480,25 @@ mod tests {
         for h in waits {
             h.await.unwrap().unwrap();
         }
+        // Read-your-writes: once settled, SQLite has every answered request.
+        assert!(w.settled(Duration::from_secs(5)).await);
+        let r = open_reader(&db).unwrap();
+        let reqs: i64 = r.query_row("SELECT SUM(requests) FROM clients", [], |r| r.get(0)).unwrap();
+        assert_eq!(reqs, 100, "visible before shutdown");
+        drop(r);
+
         w.stop().await;
         assert_eq!(w.commit(record(1, 0, 2, t)).await, Err(CommitError::Closed));
         thread.join().unwrap();
         assert!(!db.with_extension("sqlite3-wal").exists() || std::fs::metadata(db.with_extension("sqlite3-wal")).unwrap().len() == 0);
+        assert_eq!(journal_files(tmp.path()), 0, "an applied journal is deleted at shutdown");
 
         let r = open_reader(&db).unwrap();
         let n: i64 = r.query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 50);
         let reqs: i64 = r.query_row("SELECT SUM(requests) FROM clients", [], |r| r.get(0)).unwrap();
         assert_eq!(reqs, 100);
+        assert_eq!(journal::applied(&r).unwrap(), 100);
         let counter = |name: &str| -> i64 {
             r.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| r.get(0)).unwrap()
         };
@@ -297,14 +511,67 @@ mod tests {
         assert_eq!((ok, failed), (90, 10));
     }
 
+    /// SQLite failing does not stop answers nor lose them: they wait in the
+    /// journal and are applied once SQLite works again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_registry_keeps_answered_requests_until_it_recovers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("r.sqlite3");
+        let (w, thread) = spawn(tmp.path());
+        let other = rusqlite::Connection::open(&db).unwrap();
+        other.execute_batch("DROP TABLE activity").unwrap();
+        for i in 0..20 {
+            w.commit(record(i, 0, 2, 1_700_000_000)).await.unwrap();
+        }
+        assert!(!w.settled(Duration::from_millis(300)).await, "the apply fails while the table is missing");
+        other.execute_batch(crate::registry::SCHEMA).unwrap();
+        assert!(w.settled(RETRY_AFTER * 5).await, "applied once SQLite works again");
+        let n: i64 = other.query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 20);
+        drop(other);
+        w.stop().await;
+        thread.join().unwrap();
+    }
+
+    /// What was answered but not applied (the host killed) is applied by
+    /// the next start, exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unapplied_records_are_replayed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("r.sqlite3");
+        {
+            let mut conn = open_writer(&db, SyncMode::Normal).unwrap();
+            let mut j = journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
+            let recs: Vec<Record> = (0..30).map(|i| record(i % 20, 0, 2, 1_700_000_000)).collect();
+            j.append(recs[..10].iter()).unwrap();
+            write_batch(&mut conn, recs[..10].iter(), Some(10)).unwrap();
+            j.append(recs[10..].iter()).unwrap();
+            // Dropped without applying the second group: as after kill -9.
+        }
+        let (w, thread) = spawn(tmp.path());
+        w.stop().await;
+        thread.join().unwrap();
+        let (w, thread) = spawn(tmp.path());
+        w.stop().await;
+        thread.join().unwrap();
+        let r = open_reader(&db).unwrap();
+        let reqs: i64 = r.query_row("SELECT SUM(requests) FROM clients", [], |r| r.get(0)).unwrap();
+        assert_eq!(reqs, 30);
+        let total: i64 = r.query_row("SELECT value FROM counters WHERE name = 'total'", [], |r| r.get(0)).unwrap();
+        assert_eq!(total, 30);
+        assert_eq!(journal::applied(&r).unwrap(), 30);
+        assert_eq!(journal_files(tmp.path()), 0);
+    }
+
     #[test]
     fn a_failed_write_leaves_nothing_behind() {
         let tmp = tempfile::tempdir().unwrap();
         let mut conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
         conn.execute_batch("DROP TABLE activity").unwrap();
         let recs = [record(1, 0, 2, 10), record(2, 0, 2, 10)];
-        assert!(write_batch(&mut conn, recs.iter()).is_err());
+        assert!(write_batch(&mut conn, recs.iter(), Some(2)).is_err());
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "the transaction rolled back");
+        assert_eq!(journal::applied(&conn).unwrap(), 0);
     }
 }
