@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! settings (flags > TOML file > defaults)
-//!   └─ server: registry (SQLite, one writer thread) + identity + counts
-//!        ├─ listener → admission → session (core Connection) → host (core policy) → writer
+//!   └─ server: registry (journal + SQLite thread) + identity + counts
+//!        ├─ listener → admission → session (core Connection) → host (core policy) → journal
 //!        └─ http (axum): www/ page, /api/*, /metrics, /healthz
 //! ```
 //! The protocol is the no_std core's; this module only moves bytes, keeps
@@ -30,7 +30,8 @@ pub use settings::Settings;
 /// Runs the host until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings::load(&args)?;
-    logging::init(&settings.log_filter, settings.log_json)?;
+    // Held to the end, so the last lines ("stopped; registry closed") are written.
+    let _log = logging::init(&settings.log_filter, settings.log_json)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kmsedge")
@@ -43,6 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tokio::spawn(async {
             wait_for_signal().await;
             tracing::warn!("second signal: stopping without waiting");
+            // Let the logging thread write that line: exit skips destructors.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             std::process::exit(130);
         });
         server.shutdown().await

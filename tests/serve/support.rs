@@ -101,8 +101,20 @@ impl Serve {
         self.child.as_ref().unwrap().id()
     }
 
-    /// Every JSON log event so far.
+    /// Every JSON log event so far. The host writes its log from a thread
+    /// of its own, so lines trail the answers by a moment: this first waits
+    /// until no new line has come for 100 ms (at most 3 s).
     pub fn log_events(&self) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut seen = self.logs.lock().unwrap().len();
+        while std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = self.logs.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
         self.logs.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 
