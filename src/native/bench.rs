@@ -83,6 +83,10 @@ pub struct Args {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Write every CMID that got a verified answer, with how many it got
+    /// ("CMID COUNT" lines), to audit the host's registry afterwards.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -93,6 +97,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(plan.threads).enable_all().build()?
     };
     let report = rt.block_on(bench(&plan))?;
+    if let Some(path) = &args.answers {
+        let mut text = String::with_capacity(report.answered.len() * 40);
+        for (cmid, n) in &report.answered {
+            text.push_str(&format!("{cmid} {n}\n"));
+        }
+        std::fs::write(path, text).map_err(|e| anyhow!("--answers {}: {e}", path.display()))?;
+    }
     if args.json {
         std::println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -207,6 +218,9 @@ pub struct Report {
     pub setup_ms: Latency,
     /// "count" or "duration".
     pub stopped_by: String,
+    /// Verified answers per CMID (for `--answers`).
+    #[serde(skip)]
+    pub answered: Vec<(crate::Guid, u64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -283,6 +297,8 @@ struct Shared {
     addrs: Vec<SocketAddr>,
     client: ClientOptions,
     pool: Vec<SealedRequest>,
+    /// Verified answers per pool entry.
+    answered: Vec<AtomicU64>,
     per_connection: u64,
     total: u64,
     claimed: AtomicU64,
@@ -338,13 +354,14 @@ async fn worker(sh: Arc<Shared>, id: usize) {
             if k > 0 && !sh.claim() {
                 break 'connections;
             }
-            let req = &sh.pool[next];
+            let (req, this) = (&sh.pool[next], next);
             next = if next + 1 == sh.pool.len() { 0 } else { next + 1 };
             let t = Instant::now();
             match conn.activate_sealed(req).await {
                 Ok(reply) => match reply.verdict {
                     Ok(()) => {
                         let ns = t.elapsed().as_nanos() as u64;
+                        sh.answered[this].fetch_add(1, Ordering::Relaxed);
                         let mut s = stats();
                         s.ok += 1;
                         s.activation.saturating_record(ns);
@@ -396,6 +413,8 @@ pub async fn bench(plan: &Plan) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
         addrs,
         client: ClientOptions { deadline: Some(deadline), ..plan.client },
+        // The warm-up activation was answered too.
+        answered: (0..n_pool).map(|i| AtomicU64::new(u64::from(i == 0))).collect(),
         pool,
         per_connection: plan.per_connection,
         total: plan.total,
@@ -439,6 +458,13 @@ pub async fn bench(plan: &Plan) -> anyhow::Result<Report> {
         latency_ms: Latency::of(&all.activation),
         setup_ms: Latency::of(&all.setup),
         stopped_by: stopped_by.to_string(),
+        answered: shared
+            .pool
+            .iter()
+            .zip(&shared.answered)
+            .map(|(r, n)| (r.repr.cmid, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
     })
 }
 
