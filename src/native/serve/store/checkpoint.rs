@@ -24,6 +24,7 @@ impl Checkpointer {
         conn.busy_timeout(Duration::from_secs(5))?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new().name("kmsedge-checkpoint".into()).spawn(move || {
+            super::background_priority();
             let mut failing = false;
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
                 // (busy, frames in the WAL, frames copied)

@@ -150,6 +150,7 @@ impl Writer {
         let thread = {
             let shared = shared.clone();
             std::thread::Builder::new().name("kmsedge-registry".into()).spawn(move || {
+                super::background_priority();
                 let r = apply_loop(conn, &shared);
                 shared.alive.store(false, Ordering::Release);
                 r
