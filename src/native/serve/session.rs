@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
 
 pub struct SessionConfig {
     pub rpc: Config,
@@ -86,6 +86,11 @@ async fn serve(
     let mut rx = [0u8; 2048];
     let mut out = [0u8; MAX_REPLY];
     let mut deadline = Instant::now() + cfg.idle_timeout;
+    // One timer for the connection's life, moved as requests complete:
+    // moving a registered timer later is an atomic store, where a new
+    // timeout per read would take the timer wheel's lock twice.
+    let idle = tokio::time::sleep_until(deadline);
+    tokio::pin!(idle);
     let mut draining = *shutdown.borrow();
     loop {
         // Everything complete in the buffer first.
@@ -138,13 +143,16 @@ async fn serve(
         if room == 0 {
             return End::Protocol;
         }
+        if idle.deadline() != deadline {
+            idle.as_mut().reset(deadline);
+        }
         let n = tokio::select! {
-            r = timeout_at(deadline, stream.read(&mut rx[..room])) => match r {
-                Err(_) => return if draining { End::Shutdown } else { End::IdleTimeout },
-                Ok(Err(_)) => return End::Io,
-                Ok(Ok(0)) => return End::ClientClosed,
-                Ok(Ok(n)) => n,
+            r = stream.read(&mut rx[..room]) => match r {
+                Err(_) => return End::Io,
+                Ok(0) => return End::ClientClosed,
+                Ok(n) => n,
             },
+            () = &mut idle => return if draining { End::Shutdown } else { End::IdleTimeout },
             _ = shutdown.changed(), if !draining => {
                 draining = true;
                 deadline = deadline.min(Instant::now() + cfg.shutdown_grace);
@@ -166,7 +174,17 @@ fn fresh_random() -> ResponseRandom {
 
 /// Writes a reply; a client that does not read it within `limit` is gone.
 async fn send(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> Result<(), End> {
-    match tokio::time::timeout(limit, stream.write_all(bytes)).await {
+    // A reply almost always fits the socket buffer at once; only a client
+    // that stopped reading needs the timer.
+    let sent = match stream.try_write(bytes) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(_) => return Err(End::Io),
+    };
+    if sent == bytes.len() {
+        return Ok(());
+    }
+    match tokio::time::timeout(limit, stream.write_all(&bytes[sent..])).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Io),
         Err(_) => Err(End::IdleTimeout),
