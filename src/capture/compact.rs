@@ -1,8 +1,9 @@
 //! The compact reader: pcap/pcapng containers and link/IP/TCP headers read
-//! by hand. `pcap-parser` and `etherparse` cost 12.6 KB gzipped that the
-//! page's decoder module, held to 60 KB, does not have; this reads only
-//! what KMS needs (see the module above) and is checked against them
-//! (`crates.rs`) by the property tests.
+//! by hand, for the page's decoder module. `pcap-parser` and `etherparse`
+//! (the native reader, `crates.rs`) cost 12.6 KB gzipped that a module held
+//! to 60 KB does not have; this reads only what KMS needs (see the module
+//! above) and is checked against them by the property tests. Compiled in
+//! builds without `pcap-crates`, and in native test builds.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::string::String;
 use std::vec::Vec;

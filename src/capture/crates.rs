@@ -1,6 +1,8 @@
-//! The reference reader for the tests: `pcap-parser` reads the container,
-//! `etherparse` the link, IP and TCP headers (native dev-dependencies),
-//! behind the same interface as the compact reader.
+//! The native reader (feature `pcap-crates`, part of `native`): `pcap-parser`
+//! reads the container, `etherparse` the link, IP and TCP headers, so that
+//! `kmsedge decode --file` does not read pcap by hand (the page cannot
+//! afford these crates and uses `compact.rs`; the tests hold the two to the
+//! same results).
 //!
 //! Two link headers etherparse 0.21 does not know are read here, as a
 //! fixed-size header before what etherparse does know: Linux cooked capture

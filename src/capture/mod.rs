@@ -4,12 +4,18 @@
 //!
 //! A reader turns the file into packet records and each packet into the TCP
 //! segment it carries; what follows (which flows, reassembly, interleaving;
-//! `flows.rs`) is protocol logic and shared. The reader is `compact.rs`:
-//! the small part of the formats KMS needs, read by hand (the
-//! general-purpose crates for pcapng and for packet headers were most of
-//! the decoder's WebAssembly). Its tests check it against `crates.rs`, the
-//! same reader built on `pcap-parser` and `etherparse` (test-only), on
-//! generated and damaged captures. What it reads:
+//! `flows.rs`) is protocol logic and shared. There are two readers:
+//!
+//! * `crates.rs` (feature `pcap-crates`, part of `native`): `pcap-parser`
+//!   reads the container and `etherparse` the headers, so the CLI does not
+//!   hand-roll pcap.
+//! * `compact.rs` (builds without `pcap-crates`: the page's decoder module):
+//!   the same small part of the formats read by hand, because the two
+//!   crates cost 12.6 KB gzipped that a module held to 60 KB does not have.
+//!
+//! Native test builds compile both, and property tests check that they read
+//! generated, damaged and cut captures the same (`tests.rs`, which also
+//! names the one header only etherparse checks in full). What both read:
 //!
 //! * **Containers.** pcap in either byte order (micro- or nanosecond
 //!   timestamps); pcapng sections in either byte order, with interface
@@ -47,12 +53,13 @@ use std::vec::Vec;
 
 use flows::Flows;
 
+#[cfg(any(test, not(feature = "pcap-crates")))]
 mod compact;
-/// The reference the compact reader is tested against.
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(feature = "pcap-crates")]
 mod crates;
 mod flows;
-#[cfg(all(test, not(target_arch = "wasm32")))]
+/// The readers against each other (needs both compiled: native tests).
+#[cfg(all(test, feature = "pcap-crates", not(target_arch = "wasm32")))]
 mod tests;
 
 /// The port KMS hosts listen on.
@@ -154,8 +161,15 @@ pub struct Capture {
 
 /// Reads a pcap or pcapng capture held in memory.
 pub fn read(bytes: &[u8]) -> Result<Capture, CaptureError> {
-    read_with::<compact::Compact>(bytes)
+    read_with::<Built>(bytes)
 }
+
+/// The reader of this build: the crates where they are compiled in (the
+/// CLI), else the compact reader (the page).
+#[cfg(feature = "pcap-crates")]
+type Built = crates::Crates;
+#[cfg(not(feature = "pcap-crates"))]
+type Built = compact::Compact;
 
 /// [`read`] with a given reader (tests read the same file with both).
 fn read_with<R: Reader>(bytes: &[u8]) -> Result<Capture, CaptureError> {

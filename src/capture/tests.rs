@@ -1,5 +1,5 @@
-//! The two readers against each other: `compact.rs` and `crates.rs`
-//! (pcap-parser and etherparse) must find the same
+//! The two readers against each other: `compact.rs` (the page's) and
+//! `crates.rs` (pcap-parser and etherparse, the CLI's) must find the same
 //! packet records, the same notes, the same TCP segments and so the same
 //! conversations in generated captures: pcap and pcapng of either byte
 //! order, options, unknown blocks, simple packets, several sections,
@@ -431,4 +431,11 @@ fn big_endian_sections_and_bad_magic() {
     let (lt, f) = s(false);
     assert_eq!(segment::<Crates>(lt, &f[..f.len() - 8]), None);
     assert_eq!(segment::<Compact>(lt, &f[..f.len() - 8]), None);
+}
+
+/// `kmsedge decode --file` reads with the crates: the issue forbids a
+/// hand-rolled pcap reader in the CLI.
+#[test]
+fn the_native_build_reads_with_the_crates() {
+    assert_eq!(core::any::type_name::<Built>(), core::any::type_name::<Crates>());
 }
