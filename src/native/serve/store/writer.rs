@@ -133,7 +133,7 @@ impl Writer {
         conn: Connection,
         journal: Journal,
         applied: u64,
-        observer: impl CommitObserver + Sync,
+        observer: impl CommitObserver,
     ) -> std::io::Result<(Writer, WriterThread)> {
         let shared = Arc::new(Shared {
             sync: journal.sync_mode(),
@@ -292,10 +292,11 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
         };
         // Under load (or after a failure), let a group gather first.
         let pause = if failing { RETRY_AFTER } else { APPLY_INTERVAL };
-        if !stopping && (failing || last_len >= PACE_FROM) {
-            if let Some(t) = last_start {
-                std::thread::sleep((t + pause).saturating_duration_since(Instant::now()));
-            }
+        if !stopping
+            && (failing || last_len >= PACE_FROM)
+            && let Some(t) = last_start
+        {
+            std::thread::sleep((t + pause).saturating_duration_since(Instant::now()));
         }
         {
             let mut st = lock();
@@ -317,10 +318,11 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
                     applied = top;
                     shared.applied.send_replace(applied);
                     failing = false;
-                    if let Some(j) = lock().journal.as_mut() {
-                        if let Err(e) = j.release(applied) {
-                            shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report("cannot delete an applied journal segment", &e, 0);
-                        }
+                    if let Some(j) = lock().journal.as_mut()
+                        && let Err(e) = j.release(applied)
+                    {
+                        let what = "cannot delete an applied journal segment";
+                        shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, &e, 0);
                     }
                 }
                 // Nothing is lost: the records are in the journal, and held
