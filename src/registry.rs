@@ -25,6 +25,18 @@ ON CONFLICT (cmid, kms_id) DO UPDATE SET
   remote = excluded.remote, license_status = excluded.license_status, protocol = excluded.protocol,
   last_seen = excluded.last_seen, requests = requests + 1, last_hresult = excluded.last_hresult";
 
+/// [`UPSERT_CLIENT`] for several requests of one client at once (the native
+/// host applies its journal in groups): ?1–?8 and ?10 from the last of
+/// them, ?9 the first one's time (first_seen of a new row), ?11 the last
+/// one's (last_seen), ?12 how many they were.
+pub const UPSERT_CLIENT_REQUESTS: &str = "\
+INSERT INTO clients (cmid, kms_id, application, sku, workstation, remote, license_status, protocol, first_seen, last_seen, requests, last_hresult)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?10)
+ON CONFLICT (cmid, kms_id) DO UPDATE SET
+  application = excluded.application, sku = excluded.sku, workstation = excluded.workstation,
+  remote = excluded.remote, license_status = excluded.license_status, protocol = excluded.protocol,
+  last_seen = excluded.last_seen, requests = requests + excluded.requests, last_hresult = excluded.last_hresult";
+
 /// ?1 application, ?2 now − CMID_EXPIRY_SECS → one integer.
 pub const GENUINE_COUNT: &str = "\
 SELECT COUNT(DISTINCT cmid) FROM clients WHERE application = ?1 AND last_seen >= ?2 AND last_hresult = 0";

@@ -362,21 +362,23 @@ pub fn write_batch<'a>(
     let mut by_status: HashMap<u32, i64> = HashMap::new();
     let mut activity: HashMap<i64, (i64, i64)> = HashMap::new();
     {
-        let mut upsert = tx.prepare_cached(registry::UPSERT_CLIENT)?;
+        // One row write per client however many of its requests the group
+        // holds (a busy group often has several per machine).
+        let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64)> = HashMap::new();
+        let mut order: Vec<(Guid, Guid)> = Vec::new();
         for r in records {
+            let key = (r.cmid, r.kms_id);
+            match clients.get_mut(&key) {
+                Some(c) => {
+                    c.0 = r;
+                    c.2 += 1;
+                }
+                None => {
+                    clients.insert(key, (r, r.now, 1));
+                    order.push(key);
+                }
+            }
             let refused = r.hresult != 0;
-            upsert.execute(params![
-                r.cmid.to_string(),
-                r.kms_id.to_string(),
-                r.application.to_string(),
-                r.sku.to_string(),
-                r.workstation,
-                r.remote.to_string(),
-                r.license_status,
-                r.protocol.to_string(),
-                r.now,
-                r.hresult,
-            ])?;
             total += 1;
             failed += i64::from(refused);
             *by_status.entry(r.license_status).or_default() += 1;
@@ -386,6 +388,24 @@ pub fn write_batch<'a>(
             } else {
                 bucket.0 += 1;
             }
+        }
+        let mut upsert = tx.prepare_cached(registry::UPSERT_CLIENT_REQUESTS)?;
+        for key in &order {
+            let (r, first, n) = clients[key];
+            upsert.execute(params![
+                r.cmid.to_string(),
+                r.kms_id.to_string(),
+                r.application.to_string(),
+                r.sku.to_string(),
+                r.workstation,
+                r.remote.to_string(),
+                r.license_status,
+                r.protocol.to_string(),
+                first,
+                r.hresult,
+                r.now,
+                n,
+            ])?;
         }
         let mut add = tx.prepare_cached(registry::ADD_COUNTER)?;
         add.execute(params![registry::counters::TOTAL, total])?;
@@ -564,6 +584,34 @@ mod tests {
         assert_eq!(total, 30);
         assert_eq!(journal::applied(&r).unwrap(), 30);
         assert_eq!(journal_files(tmp.path()), 0);
+    }
+
+    /// Several requests of one client in a group make one row write with
+    /// the same result as one write each.
+    #[test]
+    fn a_clients_requests_in_one_group_add_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        write_batch(&mut conn, [record(1, 0, 2, 100)].iter(), None).unwrap();
+        let mut later = vec![record(1, 0xC004_F042, 1, 200), record(2, 0, 2, 210), record(1, 0, 2, 220), record(1, 0, 5, 230)];
+        later[3].workstation = "RENAMED".into();
+        write_batch(&mut conn, later.iter(), None).unwrap();
+        write_batch(&mut conn, [record(3, 0, 2, 300), record(3, 0xC004_F042, 2, 310)].iter(), None).unwrap();
+        let row = |cmid: u128| -> (i64, i64, i64, i64, String, i64) {
+            conn.query_row(
+                "SELECT requests, first_seen, last_seen, last_hresult, workstation, license_status FROM clients WHERE cmid = ?1",
+                [Guid::from_u128(cmid).to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(row(1), (4, 100, 230, 0, "RENAMED".into(), 5));
+        assert_eq!(row(2), (1, 210, 210, 0, "PC-1".into(), 2));
+        assert_eq!(row(3), (2, 300, 310, 0xC004_F042, "PC-1".into(), 2), "a new client: first_seen from the first request");
+        let total: i64 = conn.query_row("SELECT value FROM counters WHERE name = 'total'", [], |r| r.get(0)).unwrap();
+        assert_eq!(total, 7);
+        let failed: i64 = conn.query_row("SELECT value FROM counters WHERE name = 'failed'", [], |r| r.get(0)).unwrap();
+        assert_eq!(failed, 2);
     }
 
     #[test]
