@@ -32,10 +32,10 @@ pub struct Args {
     /// [default: $STATE_DIRECTORY, else the user's data directory/kmsedge]
     #[arg(long, value_name = "DIR", help_heading = "Registry")]
     pub data: Option<PathBuf>,
-    /// "normal": every answered activation is committed before its answer
-    /// and survives a crash or kill -9 of kmsedge; "full": also a power cut
-    /// or OS crash (one fsync per commit group, slower) [registry.sync]
-    /// [default: normal]
+    /// "normal": every activation is written to the registry's journal
+    /// before it is answered, and survives a crash or kill -9 of kmsedge;
+    /// "full": also a power cut or OS crash (an fdatasync shared by the
+    /// requests waiting for it, slower) [registry.sync] [default: normal]
     #[arg(long, value_name = "MODE", help_heading = "Registry")]
     pub sync: Option<String>,
 

@@ -36,17 +36,19 @@ pub struct Settings {
     pub dns: Option<crate::native::dns::PublishSettings>,
 }
 
-/// How hard a commit waits for the disk (SQLite `synchronous` in WAL
-/// mode). Either way a request is answered only after its commit; the
-/// difference is what the commit survives.
+/// How hard a commit waits for the disk: the journal's fdatasync and
+/// SQLite's `synchronous`. Either way a request is answered only after its
+/// record is in the journal; the difference is what that survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncMode {
-    /// fsync per commit group: survives a power cut or an OS crash.
+    /// An fdatasync before answering (one for all the requests waiting):
+    /// survives a power cut or an OS crash.
     Full,
-    /// The commit is in the OS's page cache: survives a crash or kill -9 of
+    /// The record is in the OS's page cache: survives a crash or kill -9 of
     /// the process, not of the machine. The default: what the host must
-    /// survive is itself, and an fsync per group costs milliseconds on
-    /// shared disks.
+    /// survive is itself; a client whose activation a power cut loses asks
+    /// again at its next retry (2 hours by default) and is counted again;
+    /// and an fdatasync costs milliseconds on shared disks.
     Normal,
 }
 
