@@ -83,7 +83,7 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     let mut client = Session::new(c.client, c.call_id);
     let (mut a, mut b) = ([0u8; 512], [0u8; 512]);
 
-    let mut exchange = |host: &mut Connection, pdu: &[u8], out: &mut [u8]| -> Event {
+    let exchange = |host: &mut Connection, pdu: &[u8], out: &mut [u8]| -> Event {
         assert_eq!(host.receive(pdu), pdu.len());
         host.poll(out)
     };
