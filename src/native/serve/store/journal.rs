@@ -25,8 +25,9 @@
 //!
 //! all little-endian. A record cut short or failing its CRC ends its
 //! segment: it can only be the tail of a write that never completed, which
-//! was never acknowledged (after a failed write the journal moves on to a
-//! new segment, so nothing acknowledged ever follows a torn record).
+//! was never acknowledged (a failed write is cut back off the segment, or,
+//! if that fails too, the journal moves on to a new segment, so nothing
+//! acknowledged ever follows a torn record).
 //! Segments whose records are all applied are deleted.
 use std::prelude::rust_2024::{String, ToOwned, Vec};
 use std::format;
@@ -333,11 +334,6 @@ impl Journal {
         self.file.try_clone()
     }
 
-    /// Whether every segment is gone but an empty current one.
-    pub fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.written == 0
-    }
-
     /// Closes the current segment and starts the next. A segment that
     /// never got a record is deleted at once.
     fn rotate(&mut self) -> io::Result<()> {
@@ -345,8 +341,7 @@ impl Journal {
             self.file.sync_data()?;
         }
         let file = create_segment(&self.dir, self.next_seq, self.sync)?;
-        let old = std::mem::replace(&mut self.file, file);
-        drop(old);
+        drop(std::mem::replace(&mut self.file, file));
         let old_path = self.dir.join(segment_name(self.first));
         if self.next_seq == self.first {
             let _ = std::fs::remove_file(&old_path);
@@ -363,7 +358,6 @@ impl Journal {
     pub fn finish(mut self, applied: u64) -> io::Result<()> {
         if self.next_seq - 1 <= applied {
             self.release(applied)?;
-            self.written = 0;
             drop(self.file);
             std::fs::remove_file(self.dir.join(segment_name(self.first)))?;
         }

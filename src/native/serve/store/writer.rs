@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Under load, SQLite commits at most this often.
-pub const APPLY_INTERVAL: Duration = Duration::from_millis(50);
+const APPLY_INTERVAL: Duration = Duration::from_millis(50);
 /// A commit of at least this many records means "under load".
 const PACE_FROM: usize = 64;
 /// After a failed SQLite commit, the next try waits this long.
@@ -104,7 +104,17 @@ struct Shared {
     applied: watch::Sender<u64>,
     alive: AtomicBool,
     errors: Mutex<ErrorLog>,
-    observer: Box<dyn CommitObserver + Sync>,
+    observer: Box<dyn CommitObserver>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn report(&self, what: &'static str, e: &dyn std::fmt::Display, requests: usize) {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, e, requests);
+    }
 }
 
 struct State {
@@ -159,22 +169,18 @@ impl Writer {
         Ok((Writer(shared), WriterThread(thread)))
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Resolves once `record` is durable: journaled, and with
     /// `sync = full` also synced.
     pub async fn commit(&self, record: Record) -> Result<(), CommitError> {
         let s = &*self.0;
         // Backpressure, only when SQLite has fallen far behind.
-        while self.state().pending.len() >= MAX_PENDING {
+        while self.0.lock().pending.len() >= MAX_PENDING {
             let mut applied = s.applied.subscribe();
             let _ = tokio::time::timeout(Duration::from_millis(100), applied.changed()).await;
         }
         let started = Instant::now();
         let seq = {
-            let mut st = self.state();
+            let mut st = self.0.lock();
             if st.closed {
                 return Err(CommitError::Closed);
             }
@@ -219,7 +225,7 @@ impl Writer {
             return Ok(());
         }
         let (file, target) = {
-            let st = self.state();
+            let st = self.0.lock();
             let file = st.journal.as_ref().ok_or(CommitError::Closed)?.file_for_sync();
             (file, s.journaled.load(Ordering::Acquire))
         };
@@ -241,7 +247,7 @@ impl Writer {
     }
 
     fn failed(&self, what: &'static str, e: &std::io::Error) -> CommitError {
-        self.0.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, e, 1);
+        self.0.report(what, e, 1);
         CommitError::Failed(e.to_string().into())
     }
 
@@ -256,14 +262,14 @@ impl Writer {
     /// Applies what is journaled, then closes: later commits fail with
     /// [`CommitError::Closed`].
     pub async fn stop(&self) {
-        let mut st = self.state();
+        let mut st = self.0.lock();
         st.closed = true;
         self.0.wake.notify_one();
     }
 
     /// Whether the registry still takes records (for `/healthz`).
     pub fn is_alive(&self) -> bool {
-        self.0.alive.load(Ordering::Acquire) && !self.state().closed
+        self.0.alive.load(Ordering::Acquire) && !self.0.lock().closed
     }
 }
 
@@ -275,7 +281,6 @@ impl WriterThread {
 }
 
 fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
-    let lock = || shared.state.lock().unwrap_or_else(|p| p.into_inner());
     let mut applied = *shared.applied.borrow();
     // Taken from `pending` but not yet in SQLite (kept across a failure).
     let mut batch: Vec<Record> = Vec::new();
@@ -283,7 +288,7 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
     let (mut last_start, mut last_len, mut failing) = (None::<Instant>, 0, false);
     loop {
         let mut stopping = {
-            let mut st = lock();
+            let mut st = shared.lock();
             while st.pending.is_empty() && batch.is_empty() && !st.closed {
                 st.waiting = true;
                 st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -299,7 +304,7 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
             std::thread::sleep((t + pause).saturating_duration_since(Instant::now()));
         }
         {
-            let mut st = lock();
+            let mut st = shared.lock();
             if !st.pending.is_empty() {
                 batch.append(&mut st.pending);
                 top = st.pending_top;
@@ -318,18 +323,17 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
                     applied = top;
                     shared.applied.send_replace(applied);
                     failing = false;
-                    if let Some(j) = lock().journal.as_mut()
+                    if let Some(j) = shared.lock().journal.as_mut()
                         && let Err(e) = j.release(applied)
                     {
-                        let what = "cannot delete an applied journal segment";
-                        shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, &e, 0);
+                        shared.report("cannot delete an applied journal segment", &e, 0);
                     }
                 }
                 // Nothing is lost: the records are in the journal, and held
                 // here for the next try (or replayed at the next start).
                 Err(e) => {
                     let what = "registry commit failed; retrying (the requests are safe in the journal)";
-                    shared.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, &e, batch.len());
+                    shared.report(what, &e, batch.len());
                     failing = true;
                 }
             }
@@ -338,7 +342,7 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
             break;
         }
     }
-    if let Some(j) = lock().journal.take() {
+    if let Some(j) = shared.lock().journal.take() {
         j.finish(applied)?;
     }
     // Fold the WAL back into the database so the file is complete on its own.
