@@ -22,11 +22,12 @@ use wasm_bindgen_test::{Criterion, wasm_bindgen_bench};
 /// A host connection that has been bound, and one request PDU for `major`.
 fn setup(major: u16) -> (Box<Connection>, Vec<u8>) {
     let sku = kmsedge::catalog::SKUS.iter().find(|s| s.name.contains("Enterprise")).unwrap();
-    let mut host = Box::new(Connection::new(Config::default(), 7));
+    let limits = kmsedge::host::Limits { max_requests: u32::MAX, ..Default::default() };
+    let mut host = Box::new(Connection::new(Config { limits, ..Config::default() }, 7));
     let mut client = Session::new(Options { use_ndr64: true, ..Options::default() }, 1);
     let (mut a, mut b) = ([0u8; 512], [0u8; 512]);
     let n = client.bind(&mut a);
-    host.receive(&a[..n]);
+    host.receive(0, &a[..n]);
     let Event::Transmit { len, .. } = host.poll(&mut b) else { panic!("bind") };
     client.on_bind_ack(&b[..len]).unwrap();
     let repr = RequestBuilder::for_sku(sku)
@@ -51,7 +52,7 @@ fn activation(c: &mut Criterion) {
         let mut out = [0u8; 512];
         c.bench_function(&format!("activation/v{major}"), |b| {
             b.iter(|| {
-                host.receive(std::hint::black_box(&pdu));
+                host.receive(0, std::hint::black_box(&pdu));
                 let Event::Activation(act) = host.poll(&mut out) else { panic!("no activation") };
                 let decision = policy::decide(&act.request, now, &pol, 7, epid, [1; 8]);
                 std::hint::black_box(host.answer(&decision, &random, &mut out))

@@ -30,12 +30,12 @@ fn drive(input: &[u8]) -> (Vec<Vec<u8>>, bool) {
     let mut rest = input;
     let mut out = [0u8; 512];
     loop {
-        let took = conn.receive(rest);
+        let took = conn.receive(0, rest);
         rest = &rest[took..];
         match conn.poll(&mut out) {
             Event::NeedData if rest.is_empty() => return (sent, false),
             Event::NeedData => {}
-            Event::Transmit { len, close } => {
+            Event::Transmit { len, close, .. } => {
                 sent.push(out[..len].to_vec());
                 if close {
                     return (sent, true);
@@ -217,7 +217,7 @@ fn foreign_pdus_and_garbage_close_the_connection() {
     pdu[2] = 12;
     assert_eq!(drive(&pdu), (vec![], true));
     let mut c = Connection::new(Config::default(), 1);
-    c.receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.receive(0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut out = [0u8; 512];
     assert!(matches!(c.poll(&mut out), Event::Close(CloseReason::UnexpectedPdu(_)) | Event::Close(CloseReason::Protocol)));
     assert!(c.is_closed());
@@ -232,7 +232,7 @@ fn foreign_pdus_and_garbage_close_the_connection() {
 #[test]
 fn small_output_buffer_is_refused_not_overrun() {
     let mut c = Connection::new(Config::default(), 1);
-    c.receive(&bind_pdu());
+    c.receive(0, &bind_pdu());
     let mut tiny = [0u8; 64];
     assert_eq!(c.poll(&mut tiny), Event::Close(CloseReason::BufferTooSmall));
 }

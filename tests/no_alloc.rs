@@ -38,12 +38,12 @@ fn ten_thousand_activations_allocate_nothing() {
     for use_ndr64 in [false, true] {
         let mut client = Session::new(Options { use_ndr64, ..Options::default() }, 1);
         let n = client.bind(&mut a);
-        host.receive(&a[..n]);
+        host.receive(0, &a[..n]);
         let Event::Transmit { len, .. } = host.poll(&mut b) else { panic!() };
         client.on_bind_ack(&b[..len]).unwrap();
         if client.needs_alter_context() {
             let n = client.alter_context(&mut a);
-            host.receive(&a[..n]);
+            host.receive(0, &a[..n]);
             let Event::Transmit { len, .. } = host.poll(&mut b) else { panic!() };
             client.on_alter_context_resp(&b[..len]).unwrap();
         }
@@ -58,7 +58,7 @@ fn ten_thousand_activations_allocate_nothing() {
                 .build();
             let m = kms::seal_request(&repr, &iv, &mut msg);
             let n = client.request(&msg[..m], &mut a).unwrap();
-            host.receive(&a[..n]);
+            host.receive(0, &a[..n]);
             let Event::Activation(act) = host.poll(&mut b) else { panic!() };
             let decision = policy::decide(&act.request, now, &pol, i, epid, [7; 8]);
             let random = ResponseRandom { salt: [i as u8; 16], iv: [!(i as u8); 16] };

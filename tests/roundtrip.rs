@@ -78,21 +78,21 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     let host_epid = epid::generate(&mut rng, slot, &profile, Date::parse_iso("2026-11-24").unwrap());
     let hwid = epid::generate_hwid(&mut rng);
 
-    let config = Config { port: 1688, ndr64: c.host_ndr64, btfn: c.host_btfn, max_pdu: 4096 };
+    let config = Config { port: 1688, ndr64: c.host_ndr64, btfn: c.host_btfn, max_pdu: 4096, ..Config::default() };
     let mut host = Connection::new(config, 0xC0FF_EE00);
     let mut client = Session::new(c.client, c.call_id);
     let (mut a, mut b) = ([0u8; 512], [0u8; 512]);
 
     let exchange = |host: &mut Connection, pdu: &[u8], out: &mut [u8]| -> Event {
-        assert_eq!(host.receive(pdu), pdu.len());
+        assert_eq!(host.receive(0, pdu), pdu.len());
         host.poll(out)
     };
     let n = client.bind(&mut a);
-    let Event::Transmit { len, close: false } = exchange(&mut host, &a[..n], &mut b) else { panic!("bind") };
+    let Event::Transmit { len, close: false, .. } = exchange(&mut host, &a[..n], &mut b) else { panic!("bind") };
     client.on_bind_ack(&b[..len]).map_err(|e| TestCaseError::fail(format!("bind_ack: {e}")))?;
     if client.needs_alter_context() {
         let n = client.alter_context(&mut a);
-        let Event::Transmit { len, close: false } = exchange(&mut host, &a[..n], &mut b) else { panic!("alter") };
+        let Event::Transmit { len, close: false, .. } = exchange(&mut host, &a[..n], &mut b) else { panic!("alter") };
         client.on_alter_context_resp(&b[..len]).map_err(|e| TestCaseError::fail(format!("alter: {e}")))?;
     }
     for i in 0..c.requests {

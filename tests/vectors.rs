@@ -58,15 +58,15 @@ fn request_syntax(conn_pdu: &[u8]) -> Syntax {
 fn host_reproduces_every_recorded_reply() {
     for v in vectors() {
         let group = u32::from_le_bytes(v.pdus[1].bytes[20..24].try_into().unwrap());
-        let config = Config { port: v.port(), ndr64: true, btfn: true, max_pdu: 4096 };
+        let config = Config { port: v.port(), ndr64: true, btfn: true, max_pdu: 4096, ..Config::default() };
         let mut conn = Connection::new(config, group);
         for pair in v.pdus.chunks(2) {
             let (c2s, s2c) = (&pair[0], &pair[1]);
             assert!(c2s.c2s && !s2c.c2s);
-            assert_eq!(conn.receive(&c2s.bytes), c2s.bytes.len());
+            assert_eq!(conn.receive(0, &c2s.bytes), c2s.bytes.len());
             let mut out = [0u8; 512];
             let len = match conn.poll(&mut out) {
-                Event::Transmit { len, close: false } => len,
+                Event::Transmit { len, close: false, .. } => len,
                 Event::Activation(a) => {
                     let syntax = request_syntax(&c2s.bytes);
                     assert_eq!(a.syntax, syntax, "{}", v.name);

@@ -7,7 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 use common::hex;
 use kmsedge::epid::Epid;
-use kmsedge::host::{Config, Connection, Decision, Event, Grant};
+use kmsedge::host::{Config, Connection, Decision, Event, Grant, Transmitted};
 use kmsedge::kms::{self, Expect, RequestRepr, ResponseRandom, ResponseRepr, Version, Workstation};
 use kmsedge::time::FileTime;
 use kmsedge::{Guid, HResult};
@@ -187,13 +187,13 @@ fn rpc_framing_example() {
     let alter_resp = hex("05000F03100000003800000002000000D016D016B3A20100000000000100000000000000045D888AEB1CC9119FE808002B10486002000000");
     let mut conn = Connection::new(Config::default(), 0x0001_A2B3);
     let mut out = [0u8; 512];
-    let mut send = |conn: &mut Connection, pdu: &[u8], out: &mut [u8]| {
-        assert_eq!(conn.receive(pdu), pdu.len());
+    let send = |conn: &mut Connection, pdu: &[u8], out: &mut [u8]| {
+        assert_eq!(conn.receive(0, pdu), pdu.len());
         conn.poll(out)
     };
-    assert_eq!(send(&mut conn, &bind, &mut out), Event::Transmit { len: 108, close: false });
+    assert_eq!(send(&mut conn, &bind, &mut out), Event::Transmit { len: 108, close: false, what: Transmitted::BindAck });
     assert_eq!(&out[..108], &bind_ack[..]);
-    assert_eq!(send(&mut conn, &alter, &mut out), Event::Transmit { len: 56, close: false });
+    assert_eq!(send(&mut conn, &alter, &mut out), Event::Transmit { len: 56, close: false, what: Transmitted::AlterContextResp });
     assert_eq!(&out[..56], &alter_resp[..]);
 
     // The V6 request on NDR32 (ctx 0, call 3), then on NDR64 (ctx 1, call 4).
@@ -250,6 +250,6 @@ fn rpc_framing_example() {
     // Fault for an unknown context id.
     let mut pdu = vec![0u8; 292];
     pdu[..24].copy_from_slice(&hex("050000031000000024010000030000000C01000007000000"));
-    assert_eq!(send(&mut conn, &pdu, &mut out), Event::Transmit { len: 32, close: false });
+    assert_eq!(send(&mut conn, &pdu, &mut out), Event::Transmit { len: 32, close: false, what: Transmitted::Fault });
     assert_eq!(&out[..32], &hex("0500032310000000200000000300000020000000000000000300011C00000000")[..]);
 }

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     for piece in data.chunks(chunk) {
         let mut rest = piece;
         while !rest.is_empty() || conn.buffered() > 0 {
-            let took = conn.receive(rest);
+            let took = conn.receive(0, rest);
             rest = &rest[took..];
             let reply = match conn.poll(&mut out) {
                 Event::NeedData => break,

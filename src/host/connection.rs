@@ -1,4 +1,5 @@
-//! One client connection of a KMS host, as a state machine over bytes.
+//! One client connection of a KMS host, as a state machine over bytes and
+//! time (quinn-proto style).
 //!
 //! The runtime calls [`Connection::receive`] with whatever arrived, then
 //! [`Connection::poll`] until it returns [`Event::NeedData`]. `poll` frames
@@ -7,6 +8,14 @@
 //! runtime — after asking its registry — answers it with
 //! [`Connection::answer`]. Nothing here blocks, allocates or panics on
 //! input; every malformed PDU gets the protocol's defined answer.
+//!
+//! The connection's limits live here too, so that every runtime enforces
+//! the same ones: time is the runtime's milliseconds since the connection
+//! was created, passed into [`Connection::receive`] and
+//! [`Connection::handle_timeout`]; the runtime sleeps until
+//! [`Connection::poll_timeout`] and reports when it woke. The idle timer
+//! restarts only when a whole PDU completes, so a client trickling one byte
+//! a second cannot hold a connection open.
 use crate::host::policy::Decision;
 use crate::kms::{self, OpenedRequest, RequestRepr, ResponseRepr, Version};
 use crate::kms::seal::{RequestIv, ResponseRandom};
@@ -26,6 +35,39 @@ pub const MAX_CONTEXTS: usize = 16;
 /// Largest request stub reassembled from fragments (a KMS stub is ≤ 276).
 pub const MAX_STUB: usize = 1024;
 
+/// Milliseconds since the connection was created, on the runtime's clock.
+pub type Millis = u64;
+
+/// What one connection may use, whatever the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Close a connection that completes no PDU for this long.
+    pub idle_timeout: Millis,
+    /// Close any connection this long after it opened.
+    pub max_lifetime: Millis,
+    /// Activation requests answered per connection; the next one closes it.
+    pub max_requests: u32,
+}
+
+impl Limits {
+    pub const DEFAULT_IDLE_TIMEOUT: Millis = 30_000;
+    pub const DEFAULT_MAX_LIFETIME: Millis = 300_000;
+    pub const DEFAULT_MAX_REQUESTS: u32 = 10_000;
+}
+
+impl Default for Limits {
+    /// A Windows client sends one request per connection, within a second;
+    /// these leave load generators room (10 000 requests, 5 minutes) and
+    /// still bound what one connection can hold.
+    fn default() -> Self {
+        Limits {
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_lifetime: Self::DEFAULT_MAX_LIFETIME,
+            max_requests: Self::DEFAULT_MAX_REQUESTS,
+        }
+    }
+}
+
 /// Per-listener settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -38,11 +80,12 @@ pub struct Config {
     pub btfn: bool,
     /// Largest `frag_length` accepted (at most [`RX_CAP`]).
     pub max_pdu: u16,
+    pub limits: Limits,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { port: 1688, ndr64: true, btfn: true, max_pdu: RX_CAP as u16 }
+        Config { port: 1688, ndr64: true, btfn: true, max_pdu: RX_CAP as u16, limits: Limits::default() }
     }
 }
 
@@ -65,6 +108,28 @@ pub enum CloseReason {
     UnexpectedPdu(u8),
     /// `poll`/`answer` was given an `out` smaller than [`MAX_REPLY`].
     BufferTooSmall,
+    /// No PDU completed within [`Limits::idle_timeout`].
+    IdleTimeout,
+    /// Open longer than [`Limits::max_lifetime`].
+    TimeLimit,
+    /// More activation requests than [`Limits::max_requests`].
+    RequestLimit,
+    /// The host is shutting down ([`Connection::shutdown`]) and nothing of
+    /// this client's is left to answer.
+    Shutdown,
+}
+
+/// What a [`Event::Transmit`] carries, so the runtime can count and log it
+/// without parsing its own output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transmitted {
+    BindAck,
+    AlterContextResp,
+    BindNak,
+    Fault,
+    /// A response PDU carrying `ERROR_INVALID_DATA`: the request stub or
+    /// KMS message could not be read.
+    UnreadableRequest,
 }
 
 /// What the runtime should do next.
@@ -73,7 +138,7 @@ pub enum Event {
     /// Need more bytes before anything can happen.
     NeedData,
     /// Send `out[..len]`; then close the connection if `close`.
-    Transmit { len: usize, close: bool },
+    Transmit { len: usize, close: bool, what: Transmitted },
     /// Decide, then call [`Connection::answer`].
     Activation(Activation),
     /// Close without sending anything more.
@@ -105,12 +170,21 @@ pub struct Connection {
     frag: Option<Fragments>,
     frag_buf: [u8; MAX_STUB],
     pending: Option<Pending>,
-    closed: bool,
+    closed: Option<CloseReason>,
+    /// Time of the latest `receive`: when the PDUs it completes arrived.
+    rx_at: Millis,
+    /// When the latest whole PDU arrived (the idle timer's start).
+    progress_at: Millis,
+    requests: u32,
+    /// Set by [`Connection::shutdown`]: close once nothing is buffered, and
+    /// at this time at the latest.
+    drain_by: Option<Millis>,
 }
 
 impl Connection {
     /// `assoc_group` is used when a client asks for a new association
     /// group (id 0); draw it at random per connection, never a constant.
+    /// Time starts at 0 now.
     pub fn new(config: Config, assoc_group: u32) -> Connection {
         Connection {
             config,
@@ -122,16 +196,22 @@ impl Connection {
             frag: None,
             frag_buf: [0; MAX_STUB],
             pending: None,
-            closed: false,
+            closed: None,
+            rx_at: 0,
+            progress_at: 0,
+            requests: 0,
+            drain_by: None,
         }
     }
 
-    /// Takes as many of `data` as fit; returns how many. When it returns
-    /// less than `data.len()`, poll first, then offer the rest again.
-    pub fn receive(&mut self, data: &[u8]) -> usize {
-        if self.closed {
+    /// Takes as many of `data` (arrived at `now`) as fit; returns how many.
+    /// When it returns less than `data.len()`, poll first, then offer the
+    /// rest again.
+    pub fn receive(&mut self, now: Millis, data: &[u8]) -> usize {
+        if self.closed.is_some() {
             return data.len();
         }
+        self.rx_at = now;
         let n = data.len().min(RX_CAP - self.rx_len);
         self.rx[self.rx_len..self.rx_len + n].copy_from_slice(&data[..n]);
         self.rx_len += n;
@@ -144,14 +224,52 @@ impl Connection {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.closed.is_some()
+    }
+
+    /// When the runtime must call [`Connection::handle_timeout`] if nothing
+    /// arrives before; `None` once closed.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let l = &self.config.limits;
+        let t = self.progress_at.saturating_add(l.idle_timeout).min(l.max_lifetime);
+        Some(self.drain_by.map_or(t, |d| t.min(d)))
+    }
+
+    /// The runtime's timer fired at `now`: closes the connection if a limit
+    /// has run out (the next `poll` says which).
+    pub fn handle_timeout(&mut self, now: Millis) {
+        if self.closed.is_some() {
+            return;
+        }
+        let l = &self.config.limits;
+        let why = if self.drain_by.is_some_and(|d| now >= d) {
+            CloseReason::Shutdown
+        } else if now >= l.max_lifetime {
+            CloseReason::TimeLimit
+        } else if now >= self.progress_at.saturating_add(l.idle_timeout) {
+            CloseReason::IdleTimeout
+        } else {
+            return;
+        };
+        self.close(why);
+    }
+
+    /// The host is stopping: the connection closes as soon as nothing of
+    /// the client's is buffered or waiting for an answer, and after `grace`
+    /// at the latest, so a request in flight is still answered.
+    pub fn shutdown(&mut self, now: Millis, grace: Millis) {
+        let by = now.saturating_add(grace);
+        self.drain_by = Some(self.drain_by.map_or(by, |d| d.min(by)));
     }
 
     /// Advances until there is something to send or decide, or no complete
     /// PDU is left; replies go to `out`.
     pub fn poll(&mut self, out: &mut [u8]) -> Event {
-        if self.closed {
-            return Event::Close(CloseReason::Protocol);
+        if let Some(why) = self.closed {
+            return Event::Close(why);
         }
         if let Some(p) = &self.pending {
             return Event::Activation(p.activation);
@@ -161,6 +279,9 @@ impl Connection {
         }
         loop {
             if self.rx_len < HEADER_LEN {
+                if self.rx_len == 0 && self.drain_by.is_some() {
+                    return self.close(CloseReason::Shutdown);
+                }
                 return Event::NeedData;
             }
             let pkt = Packet::new_unchecked(&self.rx[..self.rx_len]);
@@ -177,11 +298,15 @@ impl Connection {
             if self.rx_len < frag_len {
                 return Event::NeedData;
             }
+            self.progress_at = self.rx_at;
             let event = match hdr.ptype {
                 PacketType::Bind | PacketType::AlterContext => self.on_bind(&hdr, out),
                 PacketType::Request => self.on_request(&hdr, out),
                 other => return self.close(CloseReason::UnexpectedPdu(other.into())),
             };
+            if self.closed.is_some() {
+                return event;
+            }
             self.rx.copy_within(frag_len..self.rx_len, 0);
             self.rx_len -= frag_len;
             // A request fragment that is not the last one produces nothing;
@@ -198,7 +323,7 @@ impl Connection {
     pub fn answer(&mut self, decision: &Decision, random: &ResponseRandom, out: &mut [u8]) -> usize {
         let Some(p) = self.pending.take() else { return 0 };
         if out.len() < MAX_REPLY {
-            self.closed = true;
+            self.close(CloseReason::BufferTooSmall);
             return 0;
         }
         let a = &p.activation;
@@ -228,22 +353,22 @@ impl Connection {
     }
 
     fn close(&mut self, why: CloseReason) -> Event {
-        self.closed = true;
+        self.closed = Some(why);
         self.rx_len = 0;
+        self.pending = None;
         Event::Close(why)
     }
 
     /// A PDU whose header cannot be trusted: answer binds with bind_nak and
     /// requests with a protocol-error fault, then close; drop anything else.
     fn refuse_and_close(&mut self, hdr: &Header, nak: BindNakRepr, out: &mut [u8]) -> Event {
-        let len = match hdr.ptype {
-            PacketType::Bind | PacketType::AlterContext => emit_nak(hdr.call_id, nak, out),
-            PacketType::Request => emit_fault(hdr.call_id, status::PROTOCOL_ERROR, out),
+        let (len, what) = match hdr.ptype {
+            PacketType::Bind | PacketType::AlterContext => (emit_nak(hdr.call_id, nak, out), Transmitted::BindNak),
+            PacketType::Request => (emit_fault(hdr.call_id, status::PROTOCOL_ERROR, out), Transmitted::Fault),
             other => return self.close(CloseReason::UnexpectedPdu(other.into())),
         };
-        self.closed = true;
-        self.rx_len = 0;
-        Event::Transmit { len, close: true }
+        self.close(CloseReason::Protocol);
+        Event::Transmit { len, close: true, what }
     }
 
     fn syntax_of(&self, context_id: u16) -> Option<Syntax> {
@@ -270,15 +395,15 @@ impl Connection {
             Ok(b) if b.n_contexts() <= MAX_CONTEXTS => b,
             Ok(_) if is_bind => {
                 let len = emit_nak(hdr.call_id, BindNakRepr { reason: nak_reason::LOCAL_LIMIT_EXCEEDED }, out);
-                return Event::Transmit { len, close: false };
+                return Event::Transmit { len, close: false, what: Transmitted::BindNak };
             }
             _ if is_bind => {
                 let len = emit_nak(hdr.call_id, BindNakRepr { reason: nak_reason::NOT_SPECIFIED }, out);
-                return Event::Transmit { len, close: false };
+                return Event::Transmit { len, close: false, what: Transmitted::BindNak };
             }
             _ => {
                 let len = emit_fault(hdr.call_id, status::PROTOCOL_ERROR, out);
-                return Event::Transmit { len, close: false };
+                return Event::Transmit { len, close: false, what: Transmitted::Fault };
             }
         };
         let is_kms = |c: &crate::wire::bind::ContextElement<'_>| {
@@ -325,15 +450,15 @@ impl Connection {
             secondary_addr: sec_addr,
             results: &results[..n],
         };
-        let (ptype, flags) = if is_bind {
-            (PacketType::BindAck, flags::WHOLE | (hdr.flags & flags::CONC_MPX))
+        let (ptype, flags, what) = if is_bind {
+            (PacketType::BindAck, flags::WHOLE | (hdr.flags & flags::CONC_MPX), Transmitted::BindAck)
         } else {
-            (PacketType::AlterContextResp, flags::WHOLE)
+            (PacketType::AlterContextResp, flags::WHOLE, Transmitted::AlterContextResp)
         };
         let body = ack.emit(&mut out[HEADER_LEN..]).expect("MAX_CONTEXTS results fit MAX_REPLY");
         let len = HEADER_LEN + body;
         Header { ptype, flags, frag_len: len as u16, call_id: hdr.call_id }.emit(out);
-        Event::Transmit { len, close: false }
+        Event::Transmit { len, close: false, what }
     }
 
     fn on_request(&mut self, hdr: &Header, out: &mut [u8]) -> Event {
@@ -390,6 +515,10 @@ impl Connection {
         };
         match opened {
             Ok(o) => {
+                self.requests = self.requests.saturating_add(1);
+                if self.requests > self.config.limits.max_requests {
+                    return self.close(CloseReason::RequestLimit);
+                }
                 let activation = Activation { request: o.repr, version: o.version, syntax, call_id };
                 self.pending = Some(Pending { activation, context_id, iv: o.iv });
                 Event::Activation(activation)
@@ -398,13 +527,13 @@ impl Connection {
                 // Undecodable stub or message: a normal response carrying
                 // ERROR_INVALID_DATA, as genuine hosts and vlmcsd answer.
                 let len = emit_refusal(call_id, context_id, syntax, crate::HResult::INVALID_DATA, out);
-                Event::Transmit { len, close: false }
+                Event::Transmit { len, close: false, what: Transmitted::UnreadableRequest }
             }
         }
     }
 
     fn fault(&mut self, call_id: u32, status: u32, out: &mut [u8]) -> Event {
-        Event::Transmit { len: emit_fault(call_id, status, out), close: false }
+        Event::Transmit { len: emit_fault(call_id, status, out), close: false, what: Transmitted::Fault }
     }
 }
 
@@ -456,4 +585,136 @@ fn port_string(port: u16, buf: &mut [u8; 6]) -> &[u8] {
     }
     buf[n] = 0;
     &buf[..n + 1]
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::client::{Options, RequestBuilder, Session};
+    use crate::time::FileTime;
+
+    const LIMITS: Limits = Limits { idle_timeout: 1_000, max_lifetime: 10_000, max_requests: 2 };
+
+    fn conn() -> Connection {
+        Connection::new(Config { limits: LIMITS, ..Config::default() }, 9)
+    }
+
+    /// Binds `c` at `now` through a real client session.
+    fn bind(c: &mut Connection, s: &mut Session, now: Millis) {
+        let (mut a, mut b) = ([0u8; 512], [0u8; MAX_REPLY]);
+        let n = s.bind(&mut a);
+        assert_eq!(c.receive(now, &a[..n]), n);
+        let Event::Transmit { len, what: Transmitted::BindAck, close: false } = c.poll(&mut b) else { panic!() };
+        s.on_bind_ack(&b[..len]).unwrap();
+    }
+
+    fn request(s: &mut Session, out: &mut [u8]) -> usize {
+        let sku = &crate::catalog::SKUS[0];
+        let repr = RequestBuilder::for_sku(sku).time(FileTime::from_unix(1_717_200_000)).build();
+        let mut msg = [0u8; 300];
+        let m = crate::kms::seal_request(&repr, &[1; 16], &mut msg);
+        s.request(&msg[..m], out).unwrap()
+    }
+
+    #[test]
+    fn idle_timer_restarts_only_on_a_whole_pdu() {
+        let mut c = conn();
+        assert_eq!(c.poll_timeout(), Some(1_000));
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        bind(&mut c, &mut s, 600);
+        assert_eq!(c.poll_timeout(), Some(1_600), "the bind restarted it");
+        // Half a request, trickled in late, does not.
+        let mut a = [0u8; 512];
+        let n = request(&mut s, &mut a);
+        c.receive(1_500, &a[..n / 2]);
+        assert_eq!(c.poll(&mut [0u8; MAX_REPLY]), Event::NeedData);
+        assert_eq!(c.poll_timeout(), Some(1_600));
+        c.handle_timeout(1_599);
+        assert!(!c.is_closed(), "not yet");
+        c.handle_timeout(1_600);
+        assert_eq!(c.poll(&mut [0u8; MAX_REPLY]), Event::Close(CloseReason::IdleTimeout));
+        assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn lifetime_and_request_cap() {
+        let mut c = conn();
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        for t in (0..10_000).step_by(900) {
+            bind(&mut c, &mut s, t);
+        }
+        assert_eq!(c.poll_timeout(), Some(10_000), "the lifetime bounds a busy connection");
+        c.handle_timeout(10_000);
+        assert_eq!(c.poll(&mut [0u8; MAX_REPLY]), Event::Close(CloseReason::TimeLimit));
+
+        let mut c = conn();
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        bind(&mut c, &mut s, 0);
+        let (mut a, mut out) = ([0u8; 512], [0u8; MAX_REPLY]);
+        let refuse = crate::host::Decision::Refuse(crate::HResult::INVALID_DATA);
+        let random = crate::kms::ResponseRandom { salt: [0; 16], iv: [0; 16] };
+        for _ in 0..LIMITS.max_requests {
+            let n = request(&mut s, &mut a);
+            c.receive(1, &a[..n]);
+            assert!(matches!(c.poll(&mut out), Event::Activation(_)));
+            assert!(c.answer(&refuse, &random, &mut out) > 0);
+            s.on_response(&out[..0]).ok();
+        }
+        let n = request(&mut s, &mut a);
+        c.receive(2, &a[..n]);
+        assert_eq!(c.poll(&mut out), Event::Close(CloseReason::RequestLimit));
+    }
+
+    #[test]
+    fn shutdown_answers_what_is_in_hand_then_closes() {
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        let mut out = [0u8; MAX_REPLY];
+        // Nothing buffered: closes at once.
+        let mut c = conn();
+        bind(&mut c, &mut s, 0);
+        c.shutdown(5, 500);
+        assert_eq!(c.poll(&mut out), Event::Close(CloseReason::Shutdown));
+        // A request in hand is still handed over; then it closes.
+        let mut c = conn();
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        bind(&mut c, &mut s, 0);
+        let mut a = [0u8; 512];
+        let n = request(&mut s, &mut a);
+        c.receive(3, &a[..n]);
+        c.shutdown(4, 500);
+        assert!(matches!(c.poll(&mut out), Event::Activation(_)));
+        let random = crate::kms::ResponseRandom { salt: [0; 16], iv: [0; 16] };
+        assert!(c.answer(&crate::host::Decision::Refuse(crate::HResult::INVALID_DATA), &random, &mut out) > 0);
+        assert_eq!(c.poll(&mut out), Event::Close(CloseReason::Shutdown));
+        // Half a request: waits for the rest until the grace runs out.
+        let mut c = conn();
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        bind(&mut c, &mut s, 0);
+        let n = request(&mut s, &mut a);
+        c.receive(10, &a[..n - 1]);
+        c.shutdown(20, 300);
+        assert_eq!(c.poll(&mut out), Event::NeedData);
+        assert_eq!(c.poll_timeout(), Some(320));
+        c.handle_timeout(320);
+        assert_eq!(c.poll(&mut out), Event::Close(CloseReason::Shutdown));
+    }
+
+    #[test]
+    fn transmit_names_what_it_carries() {
+        let mut c = conn();
+        let mut s = Session::new(Options { offer_ndr64: false, ..Options::default() }, 2);
+        bind(&mut c, &mut s, 0);
+        // A request on the right context whose stub is garbage.
+        let mut a = [0u8; 512];
+        let n = request(&mut s, &mut a);
+        for b in &mut a[HEADER_LEN + call::CALL_HEADER_LEN..n] {
+            *b = 0xFF;
+        }
+        c.receive(1, &a[..n]);
+        let ev = c.poll(&mut [0u8; MAX_REPLY]);
+        assert!(matches!(ev, Event::Transmit { what: Transmitted::UnreadableRequest, close: false, .. }), "{ev:?}");
+    }
 }

@@ -6,5 +6,5 @@
 pub mod connection;
 pub mod policy;
 
-pub use connection::{Activation, CloseReason, Config, Connection, Event, MAX_REPLY};
+pub use connection::{Activation, CloseReason, Config, Connection, Event, Limits, MAX_REPLY, Millis, Transmitted};
 pub use policy::{CountPolicy, Decision, Grant, Policy, Scope};

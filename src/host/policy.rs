@@ -130,18 +130,26 @@ impl Decision {
     }
 }
 
-/// The whole decision for one request, given the host's identity for the
-/// request's ePID slot and the registry's distinct-CMID count.
+/// What a request that passed [`check_request`] is granted, given the
+/// host's identity for its ePID slot and its group's distinct-CMID count.
+/// Separate from the check so a host runs the rules once per request: the
+/// check's verdict decides whether the machine counts, the count decides
+/// the grant.
+pub fn grant(req: &RequestRepr, policy: &Policy<'_>, genuine: u32, epid: Epid, hwid: [u8; 8]) -> Grant {
+    Grant {
+        epid,
+        hwid,
+        current_count: reported_count(policy.count, req.n_policy, genuine),
+        activation_interval: policy.activation_interval,
+        renewal_interval: policy.renewal_interval,
+    }
+}
+
+/// The whole decision for one request: [`check_request`], then [`grant`].
 pub fn decide(req: &RequestRepr, now: FileTime, policy: &Policy<'_>, genuine: u32, epid: Epid, hwid: [u8; 8]) -> Decision {
     match check_request(req, now, policy) {
         Err(hr) => Decision::Refuse(hr),
-        Ok(()) => Decision::Grant(Grant {
-            epid,
-            hwid,
-            current_count: reported_count(policy.count, req.n_policy, genuine),
-            activation_interval: policy.activation_interval,
-            renewal_interval: policy.renewal_interval,
-        }),
+        Ok(()) => Decision::Grant(grant(req, policy, genuine, epid, hwid)),
     }
 }
 

@@ -118,11 +118,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, cfg: HostConf
         }
         let mut off = 0;
         while off < n {
-            off += conn.receive(&buf[off..n]);
+            off += conn.receive(0, &buf[off..n]);
             loop {
                 match conn.poll(&mut out) {
                     Event::NeedData => break,
-                    Event::Transmit { len, close } => {
+                    Event::Transmit { len, close, .. } => {
                         if sock.write_all(&out[..len]).await.is_err() || close {
                             return;
                         }
