@@ -18,6 +18,12 @@ extern crate std;
 
 #[cfg(any(feature = "native", feature = "edge"))]
 pub mod api;
+/// The one loop that drives a host connection over any runtime (std).
+#[cfg(any(feature = "native", feature = "edge"))]
+pub mod driver;
+/// The host model both runtimes share: settings, identity, counts, API views (std).
+#[cfg(any(feature = "native", feature = "edge"))]
+pub mod model;
 pub mod catalog;
 pub mod client;
 pub mod crypto;

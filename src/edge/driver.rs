@@ -1,14 +1,11 @@
-//! One KMS connection at the edge, whatever carries it: the TCP `connect()`
-//! socket or a tunnel WebSocket. Both hand [`serve`] a [`ByteStream`]; it
-//! runs the sans-IO [`Connection`] and asks a [`Decider`] (the registry
-//! Durable Object) about each activation. Keeping the loop here, once,
-//! is what makes the two entry paths answer identically.
-//!
-//! Every connection is bounded: an idle timeout, a total lifetime and a
-//! request count. Whatever a client sends, the worst outcome is the end of
-//! its own connection.
+//! The Worker's side of a KMS connection, whatever carries it — the TCP
+//! `connect()` socket or a tunnel WebSocket: a [`ByteStream`] of chunks,
+//! the Worker's clock (`Date.now()`, `setTimeout`) and `crypto` as the
+//! shared driver's [`Transport`]. The loop itself, and every limit it
+//! enforces, is [`crate::driver`]'s, the same as the native host's.
 use super::rng::{self, SystemRng};
-use crate::host::{Activation, CloseReason, Connection, Decision, Event, MAX_REPLY};
+use crate::driver::{Ending, Recv, SendError, Transport};
+use crate::host::Millis;
 use crate::kms::ResponseRandom;
 use core::fmt;
 use core::future::Future;
@@ -38,7 +35,7 @@ impl fmt::Display for StreamError {
     }
 }
 
-/// A client's byte stream.
+/// A client's byte stream, in the chunks the runtime delivers.
 #[allow(async_fn_in_trait)] // single-threaded Worker: no Send bound wanted
 pub trait ByteStream {
     /// The next bytes from the client; `Ok(None)` once it has closed.
@@ -46,44 +43,12 @@ pub trait ByteStream {
     async fn send(&mut self, data: &[u8]) -> Result<(), StreamError>;
 }
 
-/// Answers activation requests (the registry).
-#[allow(async_fn_in_trait)]
-pub trait Decider {
-    async fn decide(&self, activation: &Activation) -> Result<Decision, String>;
-}
+/// How a connection ended, as the Worker logs it.
+pub type EdgeEnding = Ending<StreamError, String>;
 
-/// How a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    /// The client closed its side.
-    ClientClosed,
-    /// The host engine answered and asked to close (e.g. a bad header).
-    HostClosed,
-    /// The host engine closed without an answer (an unexpected PDU type).
-    Protocol(CloseReason),
-    IdleTimeout,
-    TimeLimit,
-    RequestLimit,
-    Stream(StreamError),
-    /// The registry could not decide; the client will retry later.
-    Registry(String),
-    /// Input the engine could neither consume nor reject (defensive).
-    Stalled,
-}
-
-impl Ending {
-    /// Endings worth a log line: failures of the host, not of clients.
-    pub fn is_host_failure(&self) -> bool {
-        matches!(self, Ending::Registry(_) | Ending::Stalled)
-    }
-}
-
-/// Limits and engine settings for one connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub idle_timeout: Duration,
-    pub max_connection_time: Duration,
-    pub max_requests: u32,
+/// Endings worth a log line: failures of the host, not of clients.
+pub fn is_host_failure(e: &EdgeEnding) -> bool {
+    matches!(e, Ending::Decider(_) | Ending::Stalled)
 }
 
 /// Milliseconds since the Unix epoch (`Date.now()`).
@@ -101,78 +66,73 @@ async fn timeout<F: Future>(d: Duration, f: F) -> Option<F::Output> {
     }
 }
 
-/// Runs one client connection to its end.
-pub async fn serve<S: ByteStream, D: Decider>(
-    stream: &mut S,
-    decider: &D,
-    config: crate::host::Config,
-    limits: Limits,
-) -> Ending {
-    let mut rng = SystemRng;
-    // ~6 KiB of state: on the heap, not the (small) wasm stack.
-    let mut conn = Box::new(Connection::new(config, rng.next_u32()));
-    let mut out = [0u8; MAX_REPLY];
-    let started = now_ms();
-    let max_ms = limits.max_connection_time.as_millis() as u64;
-    let mut requests = 0u32;
-    loop {
-        let elapsed = now_ms().saturating_sub(started);
-        if elapsed >= max_ms {
-            return Ending::TimeLimit;
-        }
-        let left = Duration::from_millis(max_ms - elapsed);
-        let wait = limits.idle_timeout.min(left);
-        let chunk = match timeout(wait, stream.recv()).await {
-            None if wait < limits.idle_timeout => return Ending::TimeLimit,
-            None => return Ending::IdleTimeout,
-            Some(Err(e)) => return Ending::Stream(e),
-            Some(Ok(None)) => return Ending::ClientClosed,
-            Some(Ok(Some(c))) => c,
-        };
-        let mut data: &[u8] = &chunk;
-        // Each pass consumes input or ends the connection, so this runs at
-        // most chunk.len() + 1 times.
-        loop {
-            let took = conn.receive(data);
-            data = &data[took..];
-            loop {
-                match conn.poll(&mut out) {
-                    Event::NeedData => break,
-                    Event::Transmit { len, close } => {
-                        if let Err(e) = stream.send(&out[..len]).await {
-                            return Ending::Stream(e);
-                        }
-                        if close {
-                            return Ending::HostClosed;
-                        }
-                    }
-                    Event::Activation(a) => {
-                        requests += 1;
-                        if requests > limits.max_requests {
-                            return Ending::RequestLimit;
-                        }
-                        let decision = match decider.decide(&a).await {
-                            Ok(d) => d,
-                            Err(e) => return Ending::Registry(e),
-                        };
-                        let random = ResponseRandom { salt: rng::block(), iv: rng::block() };
-                        let len = conn.answer(&decision, &random, &mut out);
-                        if len == 0 {
-                            return Ending::Stalled;
-                        }
-                        if let Err(e) = stream.send(&out[..len]).await {
-                            return Ending::Stream(e);
-                        }
-                    }
-                    Event::Close(why) => return Ending::Protocol(why),
+/// A [`ByteStream`] as the driver's transport.
+pub struct Edge<'s, S> {
+    stream: &'s mut S,
+    opened: u64,
+    /// What is left of the last chunk when it was larger than the driver's
+    /// buffer.
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl<'s, S: ByteStream> Edge<'s, S> {
+    pub fn new(stream: &'s mut S) -> Self {
+        Edge { stream, opened: now_ms(), pending: Vec::new(), at: 0 }
+    }
+
+    fn wait(&self, deadline: Option<Millis>) -> Option<Duration> {
+        deadline.map(|d| Duration::from_millis(d.saturating_sub(self.now())))
+    }
+}
+
+impl<S: ByteStream> Transport for Edge<'_, S> {
+    type Error = StreamError;
+
+    fn now(&self) -> Millis {
+        now_ms().saturating_sub(self.opened)
+    }
+
+    async fn recv(&mut self, buf: &mut [u8], deadline: Option<Millis>) -> Recv<StreamError> {
+        if self.at == self.pending.len() {
+            let next = match self.wait(deadline) {
+                None => self.stream.recv().await,
+                Some(d) => match timeout(d, self.stream.recv()).await {
+                    None => return Recv::Timeout,
+                    Some(r) => r,
+                },
+            };
+            match next {
+                Err(e) => return Recv::Failed(e),
+                Ok(None) => return Recv::Closed,
+                Ok(Some(chunk)) => {
+                    self.pending = chunk;
+                    self.at = 0;
                 }
             }
-            if data.is_empty() {
-                break;
-            }
-            if took == 0 {
-                return Ending::Stalled;
-            }
         }
+        let n = (self.pending.len() - self.at).min(buf.len());
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Recv::Data(n)
+    }
+
+    async fn send(&mut self, bytes: &[u8], deadline: Option<Millis>) -> Result<(), SendError<StreamError>> {
+        let sent = match self.wait(deadline) {
+            None => Some(self.stream.send(bytes).await),
+            Some(d) => timeout(d, self.stream.send(bytes)).await,
+        };
+        match sent {
+            None => Err(SendError::Timeout),
+            Some(r) => r.map_err(SendError::Failed),
+        }
+    }
+
+    fn assoc_group(&mut self) -> u32 {
+        SystemRng.next_u32()
+    }
+
+    fn response_random(&mut self) -> ResponseRandom {
+        ResponseRandom { salt: rng::block(), iv: rng::block() }
     }
 }

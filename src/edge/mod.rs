@@ -9,8 +9,9 @@
 //!   on a branch LAN device. A per-branch credential ([`auth`]) is checked
 //!   before the upgrade.
 //!
-//! Both feed [`driver::serve`], which runs the sans-IO host engine and asks
-//! the organisation's [`registry`] Durable Object to decide each request.
+//! Both feed the shared [`crate::driver::serve`] loop through [`driver`]'s
+//! transport, which runs the sans-IO host engine and asks the
+//! organisation's [`registry`] Durable Object to decide each request.
 //! `fetch()` also serves `/api/*` (admin token) from the registry and
 //! everything else from the `www/` static assets.
 pub mod auth;
@@ -20,12 +21,11 @@ pub mod registry;
 pub mod registry_client;
 pub mod rng;
 pub mod rpc;
-pub mod status;
 pub mod tcp;
 pub mod tunnel;
 
 use config::EdgeConfig;
-use driver::{Ending, Limits};
+use driver::{EdgeEnding, is_host_failure};
 use registry_client::RegistryClient;
 use worker::{Context, Env, Request, Response, Result, WebSocketPair, event};
 
@@ -42,17 +42,13 @@ fn config(env: &Env) -> core::result::Result<EdgeConfig, config::ConfigError> {
     EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string()))
 }
 
-fn limits(c: &EdgeConfig) -> Limits {
-    Limits { idle_timeout: c.idle_timeout, max_connection_time: c.max_connection_time, max_requests: c.max_requests }
-}
-
 /// A secret's value; `None` when unset (`env.secret` errors then).
 fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).ok().map(|s| s.to_string())
 }
 
-fn log_ending(path: &str, remote: &str, ending: &Ending) {
-    if ending.is_host_failure() {
+fn log_ending(path: &str, remote: &str, ending: &EdgeEnding) {
+    if is_host_failure(ending) {
         worker::console_error!("{path} connection ({remote}) failed: {ending:?}");
     }
 }
@@ -75,7 +71,7 @@ async fn connect(socket: worker::worker_sys::Socket, env: Env, _ctx: Context) ->
             return Ok(());
         }
     };
-    let ending = driver::serve(&mut stream, &registry, config.host_config(), limits(&config)).await;
+    let ending = crate::driver::serve(&mut driver::Edge::new(&mut stream), &registry, config.host_config()).await;
     log_ending("tcp", tcp::REMOTE, &ending);
     stream.close().await;
     Ok(())
@@ -169,7 +165,7 @@ async fn open_tunnel(req: Request, env: &Env) -> Result<Response> {
                 return;
             }
         };
-        let ending = driver::serve(&mut stream, &registry, config.host_config(), limits(&config)).await;
+        let ending = crate::driver::serve(&mut driver::Edge::new(&mut stream), &registry, config.host_config()).await;
         log_ending("tunnel", &branch, &ending);
         stream.close(&ending);
     });

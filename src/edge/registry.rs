@@ -2,22 +2,23 @@
 //! storage (`idFromName(KMS_ORGANISATION)`), so every branch and both entry
 //! paths add to one count, as clients of a single genuine KMS host would.
 //!
-//! It runs the same schema and the same statements as the native host
-//! (`crate::registry`), keeps the host identity (ePID per slot, HwId, build,
-//! LCID) generated once in the `host` table, and decides each activation.
-//! A decision is synchronous SQL with no `await` in between, so the Durable
-//! Object's single-threaded execution makes record-then-count atomic.
+//! It holds the shared [`HostModel`], built when the object wakes: the
+//! identity loaded (or created) and the counts rebuilt from the stored rows
+//! in one scan. An activation is then a keyed upsert and counter updates in
+//! one synchronous transaction, and an in-memory count: constant cost,
+//! whatever the number of clients. The Durable Object's single-threaded
+//! execution keeps record-then-count atomic.
 use super::config::EdgeConfig;
 use super::rng::SystemRng;
 use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest};
-use super::status;
-use crate::catalog::{self, EPID_SLOTS};
-use crate::epid::{self, Epid, HostProfile};
-use crate::host::policy::{check_request, decide};
-use crate::registry::{self as sqlreg, counters, keys};
+use crate::model::counts::Counts;
+use crate::model::identity::Identity;
+use crate::model::record::ClientRecord;
+use crate::model::sql::{Sql, Value};
+use crate::model::views::{self, RuntimeInfo, ViewError};
+use crate::model::HostModel;
+use crate::registry::{self as sqlreg, CMID_EXPIRY_SECS};
 use crate::time::{Date, FileTime};
-use crate::HResult;
-use crate::kms::{RequestRepr, Version};
 use std::cell::RefCell;
 use std::rc::Rc;
 use worker::js_sys::{Function, Reflect};
@@ -31,24 +32,18 @@ use worker::{
 /// The binding name of the Durable Object namespace in `wrangler.toml`.
 pub const BINDING: &str = "REGISTRY";
 
-/// The host's identity, as stored in the `host` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// Indexed like [`EPID_SLOTS`].
-    pub epids: Vec<Epid>,
-    pub hwid: [u8; 8],
-    pub host_build: u32,
-    pub lcid: u16,
-}
+/// Entry paths, for `/api/status`'s `listen`.
+pub const LISTEN: [&str; 2] = ["tcp: connect() handler", "wss: tunnel (WebSocket upgrade on any path but /api/)"];
 
 #[durable_object]
 pub struct KmsRegistry {
     state: State,
     started_at: i64,
-    identity: RefCell<Option<Identity>>,
+    /// Built on first use after the object wakes.
+    model: RefCell<Option<Rc<HostModel>>>,
     /// `[vars]` cannot change under a running instance (a new deployment
     /// starts new instances), so they are read once.
-    config: Result<EdgeConfig, String>,
+    config: core::result::Result<EdgeConfig, String>,
     /// The schema could not be applied; every request reports it.
     schema_error: Option<String>,
 }
@@ -60,9 +55,8 @@ impl DurableObject for KmsRegistry {
         if let Some(e) = &schema_error {
             worker::console_error!("registry schema: {e}");
         }
-        let started_at = (worker::Date::now().as_millis() / 1000) as i64;
         let config = EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string())).map_err(|e| e.to_string());
-        KmsRegistry { state, started_at, identity: RefCell::new(None), config, schema_error }
+        KmsRegistry { state, started_at: unix_now(), model: RefCell::new(None), config, schema_error }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -86,23 +80,32 @@ impl DurableObject for KmsRegistry {
                 }
             }
             (Method::Get, "/api/status") => {
-                let id = self.identity(config)?;
-                let now = unix_now();
-                Response::from_json(&status::status(&self.sql(), config, &id, self.started_at, now)?)
-            }
-            (Method::Get, "/api/clients") => {
-                let q = match req.query() {
-                    Ok(q) => q,
-                    Err(e) => return Response::error(format!("bad query: {e}"), 400),
+                let model = self.model(config)?;
+                let rt = RuntimeInfo {
+                    name: "edge",
+                    started_at: self.started_at,
+                    listen: LISTEN.iter().map(|s| (*s).to_owned()).collect(),
+                    dns: None,
+                    ndr64: config.ndr64,
                 };
-                match status::clients(&self.sql(), &q)? {
-                    Ok(page) => Response::from_json(&page),
-                    Err(bad) => Response::error(bad, 400),
-                }
+                view(views::status(&self.sql(), &model, rt, unix_now()))
             }
-            (Method::Get, "/api/activity") => Response::from_json(&status::activity(&self.sql(), unix_now())?),
+            (Method::Get, "/api/clients") => match req.query() {
+                Ok(q) => view(views::clients(&self.sql(), &q)),
+                Err(e) => Response::error(format!("bad query: {e}"), 400),
+            },
+            (Method::Get, "/api/activity") => view(views::activity(&self.sql(), unix_now())),
             _ => Response::error("not found", 404),
         }
+    }
+}
+
+/// A view as JSON, or its error as 400 (the caller's) or 500.
+fn view<T: serde::Serialize>(v: core::result::Result<T, ViewError>) -> Result<Response> {
+    match v {
+        Ok(v) => Response::from_json(&v),
+        Err(ViewError::Bad(m)) => Response::error(m, 400),
+        Err(e) => Response::error(e.to_string(), 500),
     }
 }
 
@@ -115,29 +118,76 @@ impl KmsRegistry {
         self.state.storage().sql()
     }
 
-    /// Records the request, counts its group and decides — in one SQLite
-    /// transaction, so the registry never holds half a request (a failed
-    /// statement rolls back the client row and counters together), and one
-    /// commit instead of one per statement.
+    /// Records the request and decides: the rules once, the record (client
+    /// row, counters, the hour's activity) in one SQLite transaction — so
+    /// the registry never holds half a request, and one commit instead of
+    /// one per statement — then the in-memory count.
     fn decide(&self, config: &EdgeConfig, msg: &DecideRequest) -> Result<DecideReply> {
         let (version, req) = msg.parse().ok_or_else(|| worker::Error::from("malformed request"))?;
-        let identity = self.identity(config)?;
+        let model = self.model(config)?;
         let now = FileTime::from_unix_millis(worker::Date::now().as_millis() as i64);
+        let unix = now.to_unix();
+        let verdict = model.check(&req, now);
         let remote: String = msg.remote.chars().take(128).collect();
-        let (sql, config) = (self.sql(), config.clone());
-        transaction_sync(&self.state.storage(), move || {
-            record_and_decide(&sql, &config, &identity, &remote, version, &req, now)
-        })
+        let record = ClientRecord::new(&req, version, verdict, remote, unix);
+        let sql = self.sql();
+        transaction_sync(&self.state.storage(), move || record.store(&sql))?;
+        Ok(DecideReply::from_decision(&model.conclude(&req, verdict, unix).decision))
     }
 
-    /// The stored identity, generated and stored on first use.
-    fn identity(&self, config: &EdgeConfig) -> Result<Identity> {
-        if let Some(id) = self.identity.borrow().as_ref() {
-            return Ok(id.clone());
+    /// The host model, built on first use after the object wakes: the
+    /// stored identity (generated and stored the first time) and the
+    /// counts rebuilt from the rows of the last 30 days.
+    fn model(&self, config: &EdgeConfig) -> Result<Rc<HostModel>> {
+        if let Some(m) = self.model.borrow().as_ref() {
+            return Ok(m.clone());
         }
-        let id = load_or_create_identity(&self.sql(), config.ndr64, Date::from_unix(unix_now()))?;
-        *self.identity.borrow_mut() = Some(id.clone());
-        Ok(id)
+        let sql = self.sql();
+        let started = worker::Date::now().as_millis();
+        let now = unix_now();
+        let identity = Identity::load_or_create(&sql, Date::from_unix(now), config.ndr64, &mut SystemRng)
+            .map_err(|e| worker::Error::from(e.to_string()))?;
+        let (counts, bad) = Counts::rebuild(&sql, now - CMID_EXPIRY_SECS)?;
+        if bad > 0 {
+            worker::console_warn!("registry rows with unreadable ids were not counted: {bad}");
+        }
+        let rows = counts.tracked_rows();
+        let model = Rc::new(HostModel::new(config.policy.clone(), identity, counts, now));
+        worker::console_log!("registry woke: {rows} counted rows rebuilt in {} ms", worker::Date::now().as_millis() - started);
+        *self.model.borrow_mut() = Some(model.clone());
+        Ok(model)
+    }
+}
+
+/// The Durable Object's SQLite as the host model's store.
+impl Sql for SqlStorage {
+    type Error = worker::Error;
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let rows: Vec<Vec<SqlStorageValue>> = self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>())?.raw().collect::<Result<_>>()?;
+        Ok(rows.into_iter().map(|r| r.into_iter().map(from_storage).collect()).collect())
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<()> {
+        self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>()).map(|_| ())
+    }
+}
+
+fn to_storage(v: &Value) -> SqlStorageValue {
+    match v {
+        Value::Null => SqlStorageValue::Null,
+        Value::Int(i) => (*i).into(),
+        Value::Text(s) => s.as_str().into(),
+    }
+}
+
+fn from_storage(v: SqlStorageValue) -> Value {
+    match v {
+        SqlStorageValue::Integer(i) => Value::Int(i),
+        SqlStorageValue::Float(f) => Value::Int(f as i64),
+        SqlStorageValue::Boolean(b) => Value::Int(i64::from(b)),
+        SqlStorageValue::String(s) => Value::Text(s),
+        _ => Value::Null,
     }
 }
 
@@ -163,129 +213,3 @@ fn transaction_sync<T: 'static>(storage: &Storage, f: impl FnOnce() -> Result<T>
     }
 }
 
-/// The body of a decision: upsert the client, bump the counters and the
-/// hour's activity, count the group with the shared SQL, decide.
-fn record_and_decide(
-    sql: &SqlStorage,
-    config: &EdgeConfig,
-    identity: &Identity,
-    remote: &str,
-    version: Version,
-    req: &RequestRepr,
-    now: FileTime,
-) -> Result<DecideReply> {
-    let unix = now.to_unix();
-    let policy = config.policy();
-    let hr = check_request(req, now, &policy).err().unwrap_or(HResult::S_OK);
-    let mut ws = [0u8; 192];
-    sql.exec(
-        sqlreg::UPSERT_CLIENT,
-        vec![
-            req.cmid.to_string().into(),
-            req.kms_id.to_string().into(),
-            req.application.to_string().into(),
-            req.sku.to_string().into(),
-            req.workstation.to_str(&mut ws).into(),
-            remote.into(),
-            i64::from(req.license_status).into(),
-            format!("{}.{}", version.major, version.minor).into(),
-            unix.into(),
-            i64::from(hr.0).into(),
-        ],
-    )?;
-    let failed = !hr.is_success();
-    bump(sql, counters::TOTAL)?;
-    if failed {
-        bump(sql, counters::FAILED)?;
-    }
-    bump(sql, &format!("{}{}", counters::LICENSE_STATUS_PREFIX, req.license_status))?;
-    sql.exec(sqlreg::BUMP_ACTIVITY, vec![(unix / 3600).into(), i64::from(!failed).into(), i64::from(failed).into()])?;
-    let genuine = scalar(
-        sql,
-        sqlreg::GENUINE_COUNT,
-        vec![req.application.to_string().into(), (unix - sqlreg::CMID_EXPIRY_SECS).into()],
-    )?;
-    let slot = catalog::slot_for(&req.kms_id, &req.application);
-    let epid = identity.epids[usize::from(slot.0)];
-    let genuine = u32::try_from(genuine).unwrap_or(u32::MAX);
-    let d = decide(req, now, &policy, genuine, epid, identity.hwid);
-    Ok(DecideReply::from_decision(&d))
-}
-
-fn bump(sql: &SqlStorage, name: &str) -> Result<()> {
-    sql.exec(sqlreg::BUMP_COUNTER, vec![name.into()]).map(|_| ())
-}
-
-/// Rows as raw values.
-pub fn rows(sql: &SqlStorage, query: &str, args: Vec<SqlStorageValue>) -> Result<Vec<Vec<SqlStorageValue>>> {
-    sql.exec(query, args)?.raw().collect()
-}
-
-/// The single integer a query returns (0 if none).
-pub fn scalar(sql: &SqlStorage, query: &str, args: Vec<SqlStorageValue>) -> Result<i64> {
-    Ok(rows(sql, query, args)?.first().and_then(|r| r.first()).map(int).unwrap_or(0))
-}
-
-pub fn int(v: &SqlStorageValue) -> i64 {
-    match v {
-        SqlStorageValue::Integer(i) => *i,
-        SqlStorageValue::Float(f) => *f as i64,
-        SqlStorageValue::Boolean(b) => i64::from(*b),
-        SqlStorageValue::String(s) => s.parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-pub fn text(v: &SqlStorageValue) -> String {
-    match v {
-        SqlStorageValue::String(s) => s.clone(),
-        SqlStorageValue::Integer(i) => i.to_string(),
-        SqlStorageValue::Float(f) => f.to_string(),
-        SqlStorageValue::Boolean(b) => b.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn host_value(sql: &SqlStorage, key: &str) -> Result<Option<String>> {
-    Ok(rows(sql, sqlreg::GET_HOST, vec![key.into()])?.first().and_then(|r| r.first()).map(text))
-}
-
-/// Reads the identity, generating what is missing (first start, or a slot
-/// added to the catalogue since). Insert-only writes, then a re-read: what
-/// is stored is what the host answers with, always.
-fn load_or_create_identity(sql: &SqlStorage, ndr64: bool, today: Date) -> Result<Identity> {
-    let mut rng = SystemRng;
-    let init = |k: &str, v: String| sql.exec(sqlreg::INIT_HOST, vec![k.into(), v.into()]).map(|_| ());
-    let build = host_value(sql, keys::HOST_BUILD)?.and_then(|b| b.parse().ok()).and_then(catalog::host_build);
-    let lcid = host_value(sql, keys::LCID)?.and_then(|l| l.parse::<u16>().ok());
-    let profile = match (build, lcid) {
-        (Some(build), Some(lcid)) => HostProfile { build, lcid },
-        _ => {
-            let p = epid::choose_profile(&mut rng, today, ndr64);
-            init(keys::HOST_BUILD, p.build.build.to_string())?;
-            init(keys::LCID, p.lcid.to_string())?;
-            p
-        }
-    };
-    if host_value(sql, keys::HWID)?.and_then(|h| epid::parse_hwid(&h)).is_none() {
-        init(keys::HWID, epid::format_hwid(&epid::generate_hwid(&mut rng)).to_string())?;
-    }
-    for slot in EPID_SLOTS.iter() {
-        let key = format!("{}{}", keys::EPID_PREFIX, slot.name);
-        if host_value(sql, &key)?.and_then(|e| Epid::parse(&e).ok()).is_none() {
-            init(&key, epid::generate(&mut rng, slot, &profile, today).as_str().to_owned())?;
-        }
-    }
-    let bad = |what: &str| worker::Error::from(format!("registry host table: unusable {what}"));
-    let mut epids = Vec::with_capacity(EPID_SLOTS.len());
-    for slot in EPID_SLOTS.iter() {
-        let key = format!("{}{}", keys::EPID_PREFIX, slot.name);
-        epids.push(host_value(sql, &key)?.and_then(|e| Epid::parse(&e).ok()).ok_or_else(|| bad(&key))?);
-    }
-    Ok(Identity {
-        epids,
-        hwid: host_value(sql, keys::HWID)?.and_then(|h| epid::parse_hwid(&h)).ok_or_else(|| bad(keys::HWID))?,
-        host_build: host_value(sql, keys::HOST_BUILD)?.and_then(|b| b.parse().ok()).ok_or_else(|| bad(keys::HOST_BUILD))?,
-        lcid: host_value(sql, keys::LCID)?.and_then(|l| l.parse().ok()).ok_or_else(|| bad(keys::LCID))?,
-    })
-}

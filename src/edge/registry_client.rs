@@ -1,7 +1,7 @@
 //! The Worker's side of the registry: a [`Decider`] that sends each
 //! activation to the organisation's Durable Object and turns its reply into
 //! a [`Decision`].
-use super::driver::Decider;
+use crate::driver::Decider;
 use super::registry::BINDING;
 use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest};
 use crate::host::{Activation, Decision};
@@ -26,6 +26,8 @@ impl RegistryClient {
 }
 
 impl Decider for RegistryClient {
+    type Error = String;
+
     async fn decide(&self, a: &Activation) -> Result<Decision, String> {
         let msg = DecideRequest::new(&self.remote, a.version, &a.request);
         let body = serde_json::to_string(&msg).map_err(|e| e.to_string())?;

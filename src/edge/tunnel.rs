@@ -2,7 +2,9 @@
 //! the client's TCP stream, in both directions — what `cloudflared access
 //! tcp` and `kmsedge bridge` put on the wire. The credential was checked
 //! before the upgrade (see `auth`); here only bytes flow.
-use super::driver::{ByteStream, Ending, StreamError};
+use super::driver::{ByteStream, EdgeEnding, StreamError};
+use crate::driver::Ending;
+use crate::host::CloseReason;
 use futures_util::StreamExt;
 use worker::js_sys::{ArrayBuffer, Uint8Array};
 use worker::wasm_bindgen::JsCast;
@@ -38,12 +40,12 @@ impl<'a> WsStream<'a> {
     }
 
     /// Closes with a code that tells the peer why.
-    pub fn close(&self, ending: &Ending) {
+    pub fn close(&self, ending: &EdgeEnding) {
         let (code, reason) = match ending {
-            Ending::Stream(StreamError::Oversized(_)) => (1009, "message too big"),
-            Ending::Stream(StreamError::Text) => (1003, "binary messages only"),
-            Ending::Registry(_) | Ending::Stalled => (1011, "host error"),
-            Ending::IdleTimeout => (1000, "idle timeout"),
+            Ending::Transport(StreamError::Oversized(_)) => (1009, "message too big"),
+            Ending::Transport(StreamError::Text) => (1003, "binary messages only"),
+            Ending::Decider(_) | Ending::Stalled => (1011, "host error"),
+            Ending::Closed(CloseReason::IdleTimeout) => (1000, "idle timeout"),
             _ => (1000, "closed"),
         };
         // Fails only if the peer already closed; nothing left to do then.

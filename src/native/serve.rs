@@ -2,19 +2,17 @@
 //!
 //! ```text
 //! settings (flags > TOML file > defaults)
-//!   └─ server: registry (journal + SQLite thread) + identity + counts
-//!        ├─ listener → admission → session (core Connection) → host (core policy) → journal
+//!   └─ server: registry (journal + SQLite thread) + host model (identity, counts)
+//!        ├─ listener → admission → session (driver loop, core Connection) → host (model) → journal
 //!        └─ http (axum): www/ page, /api/*, /metrics, /healthz
 //! ```
 //! The protocol is the no_std core's; this module only moves bytes, keeps
 //! time, draws random numbers and remembers clients.
 pub mod admission;
 mod args;
-pub mod counts;
 pub mod file;
 pub mod host;
 pub mod http;
-pub mod identity;
 pub mod listener;
 mod logging;
 pub mod metrics;

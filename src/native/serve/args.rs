@@ -76,6 +76,14 @@ pub struct Args {
     /// that trickles bytes is closed too [limits.idle_timeout] [default: 30]
     #[arg(long, value_name = "SECS", help_heading = "Limits")]
     pub idle_timeout: Option<String>,
+    /// Seconds any connection may stay open [limits.max_connection_time]
+    /// [default: 300]
+    #[arg(long, value_name = "SECS", help_heading = "Limits")]
+    pub max_connection_time: Option<String>,
+    /// Activation requests answered per connection [limits.max_requests]
+    /// [default: 10000]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_requests: Option<String>,
     /// Largest RPC PDU accepted, 512..=4096 bytes [limits.max_pdu] [default: 4096]
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]
     pub max_pdu: Option<String>,

@@ -62,6 +62,8 @@ pub struct Rpc {
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub idle_timeout: Option<Scalar>,
+    pub max_connection_time: Option<Scalar>,
+    pub max_requests: Option<Scalar>,
     pub max_pdu: Option<Scalar>,
     pub max_connections: Option<Scalar>,
     pub max_per_address: Option<Scalar>,

@@ -1,36 +1,21 @@
-//! The host's answer to one activation request: the core's pure policy
-//! ([`crate::host::policy`]) fed with the clock, the in-memory count and
-//! the stored identity, then the record committed to the registry. Shared
-//! by every connection.
+//! The native host's answer to one activation: the shared host model
+//! ([`crate::model::HostModel`]) decides, the journal records before the
+//! answer, metrics count. Shared by every connection.
 use std::prelude::rust_2024::ToOwned;
-use super::counts::Counts;
-use super::identity::Identity;
 use super::metrics::Metrics;
-use super::settings::{PolicySettings, ScopeSetting};
 use super::store::writer::{CommitError, Record, Writer};
 use crate::catalog;
-use crate::host::policy::{self, Decision, Policy, Scope};
 use crate::host::Activation;
-use crate::registry::CMID_EXPIRY_SECS;
+use crate::model::{Answer, HostModel};
 use crate::time::FileTime;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Host {
-    pub policy: PolicySettings,
-    pub identity: Identity,
-    pub counts: Mutex<Counts>,
+    pub model: HostModel,
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
-}
-
-/// A decision that is on disk, ready to be sent.
-#[derive(Debug, Clone, Copy)]
-pub struct Answer {
-    pub decision: Decision,
-    /// The group's genuine count after this request.
-    pub genuine: u32,
 }
 
 /// Now, as Unix seconds and as FILETIME.
@@ -40,23 +25,6 @@ pub fn now() -> (i64, FileTime) {
 }
 
 impl Host {
-    /// The core policy over this host's settings.
-    pub fn policy(&self) -> Policy<'_> {
-        let p = &self.policy;
-        Policy {
-            max_time_skew: p.max_time_skew,
-            scope: match &p.scope {
-                ScopeSetting::All => Scope::All,
-                ScopeSetting::Known => Scope::Known,
-                ScopeSetting::Genuine => Scope::Genuine,
-                ScopeSetting::List(ids) => Scope::List(ids),
-            },
-            count: p.count,
-            activation_interval: p.activation_interval,
-            renewal_interval: p.renewal_interval,
-        }
-    }
-
     /// Decides, records, and returns the answer once it is committed.
     pub async fn activate(&self, a: &Activation, peer: IpAddr) -> Result<Answer, CommitError> {
         let (unix, filetime) = now();
@@ -66,19 +34,7 @@ impl Host {
     /// [`Host::activate`] at a given time (the unit test moves the clock).
     pub async fn answer_at(&self, a: &Activation, peer: IpAddr, unix: i64, filetime: FileTime) -> Result<Answer, CommitError> {
         let req = &a.request;
-        let policy = self.policy();
-        let since = unix - CMID_EXPIRY_SECS;
-        // The count includes this machine when it is granted, as a genuine
-        // host counts the client it is answering.
-        let genuine = {
-            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            match policy::check_request(req, filetime, &policy) {
-                Ok(()) => counts.grant(req.application, req.cmid, req.kms_id, unix, since),
-                Err(_) => counts.refuse(req.application, req.cmid, req.kms_id),
-            }
-        };
-        let slot = catalog::slot_for(&req.kms_id, &req.application);
-        let decision = policy::decide(req, filetime, &policy, genuine, self.identity.epid(slot), self.identity.hwid);
+        let verdict = self.model.check(req, filetime);
         let mut ws = [0u8; 192];
         let record = Record {
             cmid: req.cmid,
@@ -90,26 +46,25 @@ impl Host {
             license_status: req.license_status,
             protocol: a.version,
             now: unix,
-            hresult: decision.hresult().0,
+            hresult: verdict.err().map_or(0, |hr| hr.0),
         };
         self.writer.commit(record).await?;
-        self.metrics.request(a.version, decision.hresult());
-        Ok(Answer { decision, genuine })
+        let answer = self.model.conclude(req, verdict, unix);
+        self.metrics.request(a.version, answer.decision.hresult());
+        Ok(answer)
     }
 
     /// Applies 30-day expiry to the in-memory counts.
     pub fn prune(&self) {
-        let since = now().0 - CMID_EXPIRY_SECS;
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).prune(since);
+        self.model.prune(now().0);
         self.update_gauges();
     }
 
     /// Copies the counts into the metrics gauges (before a scrape).
     pub fn update_gauges(&self) {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        self.metrics.rows_in_memory.set(counts.tracked_rows() as i64);
+        self.metrics.rows_in_memory.set(self.model.tracked_rows() as i64);
         for app in catalog::APPLICATIONS.iter() {
-            self.metrics.genuine.get_or_create(&[("application", app.name)]).set(i64::from(counts.genuine(&app.id)));
+            self.metrics.genuine.get_or_create(&[("application", app.name)]).set(i64::from(self.model.genuine(&app.id)));
         }
     }
 }
@@ -123,6 +78,10 @@ mod tests {
     use crate::client::RequestBuilder;
     use crate::host::policy::CountPolicy;
     use crate::kms::Version;
+    use crate::host::Decision;
+    use crate::model::counts::Counts;
+    use crate::model::identity::Identity;
+    use crate::model::settings::{PolicySettings, ScopeSetting};
     use crate::native::serve::settings::SyncMode;
     use crate::native::serve::store::{open_reader, open_writer};
     use crate::native::serve::metrics::CommitMetrics;
@@ -142,31 +101,19 @@ mod tests {
     async fn counts_itself_refuses_skew_and_forgets_after_30_days() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("r.sqlite3");
-        let mut conn = open_writer(&db, SyncMode::Normal).unwrap();
-        let identity = Identity::load(
-            &mut conn,
-            &Default::default(),
-            crate::time::Date::from_unix(T),
-            true,
-            &mut rand::rng(),
-        )
-        .unwrap();
+        let conn = open_writer(&db, SyncMode::Normal).unwrap();
+        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(T), true, &mut rand::rng()).unwrap();
         let metrics = Metrics::new();
         let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
         let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();
-        let host = Host {
-            policy: PolicySettings {
-                count: CountPolicy::Genuine,
-                scope: ScopeSetting::All,
-                max_time_skew: Some(4 * 3600),
-                activation_interval: 120,
-                renewal_interval: 10_080,
-            },
-            identity,
-            counts: Mutex::new(Counts::default()),
-            writer: writer.clone(),
-            metrics,
+        let policy = PolicySettings {
+            count: CountPolicy::Genuine,
+            scope: ScopeSetting::All,
+            max_time_skew: Some(4 * 3600),
+            activation_interval: 120,
+            renewal_interval: 10_080,
         };
+        let host = Host { model: HostModel::new(policy, identity, Counts::default(), T), writer: writer.clone(), metrics };
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
         let at = |t: i64| (t, FileTime::from_unix(t));
         let answer = |a: Answer| match a.decision {
@@ -182,7 +129,7 @@ mod tests {
         assert_eq!(skewed.genuine, 2, "a refused machine does not count");
         // 31 days later, after the minute's pruning, both have expired.
         let (u, f) = at(T + 31 * DAY);
-        host.counts.lock().unwrap().prune(u - CMID_EXPIRY_SECS);
+        host.model.prune(u);
         assert_eq!(answer(host.answer_at(&activation(1, T + 31 * DAY), ip, u, f).await.unwrap()), Ok(1));
 
         writer.stop().await;

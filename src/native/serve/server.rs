@@ -2,10 +2,8 @@
 //! HTTP, and the order they go down in so that nothing acknowledged is lost.
 use std::prelude::rust_2024::Vec;
 use super::admission::Admission;
-use super::counts::Counts;
 use super::host::{Host, now};
 use super::http::{self, DnsSlot, HttpState};
-use super::identity::Identity;
 use super::listener;
 use super::metrics::{CommitMetrics, Metrics};
 use super::session::SessionConfig;
@@ -13,6 +11,9 @@ use super::settings::Settings;
 use super::store::writer::{Writer, WriterThread};
 use super::store::{self, DataDir};
 use crate::host::Config;
+use crate::model::HostModel;
+use crate::model::counts::Counts;
+use crate::model::identity::Identity;
 use crate::registry::CMID_EXPIRY_SECS;
 use crate::time::Date;
 use anyhow::anyhow;
@@ -47,7 +48,9 @@ impl Server {
         let data = DataDir::open(&s.data_dir)?;
         let mut conn = store::open_writer(&data.db, s.sync)?;
         let (unix, _) = now();
-        let identity = Identity::load(&mut conn, &s.identity, Date::from_unix(unix), s.ndr64, &mut rand::rng())?;
+        let identity = Identity::load_or_create(&conn, Date::from_unix(unix), s.ndr64, &mut rand::rng())
+            .map_err(|e| anyhow!("{e} ({})", data.db.display()))?
+            .with(&s.identity);
         if identity.ndr64_mismatch(s.ndr64) {
             tracing::warn!(
                 host_build = identity.host_build,
@@ -62,11 +65,10 @@ impl Server {
             tracing::info!(%recovered, "registry journal recovered");
         }
         let since = unix - CMID_EXPIRY_SECS;
-        let (live, bad) = store::live_grants(&conn, since)?;
+        let (counts, bad) = Counts::rebuild(&conn, since).map_err(|e| anyhow!("registry {}: {e}", data.db.display()))?;
         if bad > 0 {
             tracing::warn!(rows = bad, "registry rows with unreadable ids were not counted");
         }
-        let counts = Counts::load(&live, since);
 
         // Bind before starting anything, so a taken port leaves nothing behind.
         let mut kms = Vec::new();
@@ -100,7 +102,8 @@ impl Server {
             epid_windows = %identity.epids[0],
             "registry open"
         );
-        let host = Arc::new(Host { policy: s.policy.clone(), identity, counts: Mutex::new(counts), writer, metrics });
+        let model = HostModel::new(s.policy.clone(), identity, counts, unix);
+        let host = Arc::new(Host { model, writer, metrics });
         let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address);
         let (stop, stopped) = watch::channel(false);
 
@@ -108,8 +111,13 @@ impl Server {
         let mut kms_addrs = Vec::new();
         for (l, bound) in kms {
             let cfg = Arc::new(SessionConfig {
-                rpc: Config { port: bound.port(), ndr64: s.ndr64, btfn: s.btfn, max_pdu: s.limits.max_pdu },
-                idle_timeout: s.limits.idle_timeout,
+                rpc: Config {
+                    port: bound.port(),
+                    ndr64: s.ndr64,
+                    btfn: s.btfn,
+                    max_pdu: s.limits.max_pdu,
+                    limits: s.limits.connection.core(),
+                },
                 shutdown_grace: s.limits.shutdown_grace,
             });
             tracing::info!(addr = %bound, "KMS host listening");

@@ -8,8 +8,9 @@ use super::args::Args;
 use super::file::{FileConfig, Scalar};
 use crate::catalog::{self, SlotId};
 use crate::epid::{Epid, parse_hwid};
-use crate::host::policy::{CountPolicy, DEFAULT_MAX_TIME_SKEW, INTERVAL_RANGE};
+use crate::host::policy::{CountPolicy, DEFAULT_MAX_TIME_SKEW};
 use crate::host::connection::RX_CAP;
+use crate::model::settings::{self as parse, ConnectionLimits, Expected};
 use crate::Guid;
 use anyhow::{Context, anyhow, bail};
 use ipnet::IpNet;
@@ -52,28 +53,13 @@ pub enum SyncMode {
     Normal,
 }
 
-/// Which KMS counted ids are served; owns the list that
-/// [`crate::host::Scope::List`] borrows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeSetting {
-    All,
-    Known,
-    Genuine,
-    List(Vec<Guid>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicySettings {
-    pub count: CountPolicy,
-    pub scope: ScopeSetting,
-    pub max_time_skew: Option<u64>,
-    pub activation_interval: u32,
-    pub renewal_interval: u32,
-}
+pub use crate::model::identity::IdentityOverrides;
+pub use crate::model::settings::{PolicySettings, ScopeSetting};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
-    pub idle_timeout: Duration,
+    /// Idle timeout, lifetime and request cap of every connection.
+    pub connection: ConnectionLimits,
     pub max_pdu: u16,
     pub max_connections: usize,
     pub max_per_address: usize,
@@ -82,17 +68,8 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
-/// Identity values the administrator fixed; the rest is generated once and
-/// kept in the registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdentityOverrides {
-    pub hwid: Option<[u8; 8]>,
-    pub epids: Vec<(SlotId, Epid)>,
-}
-
 pub const DEFAULT_LISTEN: &str = "[::]:1688";
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
-pub const DEFAULT_IDLE_TIMEOUT: f64 = 30.0;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_PER_ADDRESS: usize = 256;
 pub const DEFAULT_SHUTDOWN_GRACE: f64 = 10.0;
@@ -181,12 +158,12 @@ impl Settings {
         let p = &file.policy;
         let count = match src.pick(&args.count_policy, "count-policy", &p.count, "policy.count") {
             None => CountPolicy::Sufficient,
-            Some(g) => count_policy(&g)?,
+            Some(g) => shared(&g, parse::count)?,
         };
         let kms_ids: Vec<Guid> = src
             .pick_list(&args.kms_ids, "kms-id", &p.kms_ids, "policy.kms_ids")
             .iter()
-            .map(kms_id)
+            .map(|g| shared(g, parse::kms_id))
             .collect::<anyhow::Result<_>>()?;
         let scope = match src.pick(&args.scope, "scope", &p.scope, "policy.scope") {
             None if kms_ids.is_empty() => ScopeSetting::All,
@@ -207,16 +184,12 @@ impl Settings {
         };
         let max_time_skew = match src.pick(&args.max_time_skew, "max-time-skew", &p.max_time_skew, "policy.max_time_skew") {
             None => Some(DEFAULT_MAX_TIME_SKEW),
-            Some(g) if g.text.eq_ignore_ascii_case("off") => None,
-            Some(g) => Some(number(&g, 1..=u64::from(u32::MAX), "seconds, or \"off\"")?),
+            Some(g) => shared(&g, parse::time_skew)?,
         };
         let interval = |flag: &Option<String>, name: &str, f: &Option<Scalar>, key: &str, default: u32| {
             match src.pick(flag, name, f, key) {
                 None => Ok(default),
-                Some(g) => {
-                    let r = u64::from(*INTERVAL_RANGE.start())..=u64::from(*INTERVAL_RANGE.end());
-                    number(&g, r, "minutes").map(|v| v as u32)
-                }
+                Some(g) => shared(&g, parse::interval),
             }
         };
         let activation_interval = interval(
@@ -229,19 +202,36 @@ impl Settings {
         let renewal_interval =
             interval(&args.renewal_interval, "renewal-interval", &p.renewal_interval, "policy.renewal_interval", 10_080)?;
 
-        let ndr64 = src.pick(&args.ndr64, "ndr64", &file.rpc.ndr64, "rpc.ndr64").map(|g| boolean(&g)).transpose()?;
-        let btfn = src.pick(&args.btfn, "btfn", &file.rpc.btfn, "rpc.btfn").map(|g| boolean(&g)).transpose()?;
+        let ndr64 = src.pick(&args.ndr64, "ndr64", &file.rpc.ndr64, "rpc.ndr64").map(|g| shared(&g, parse::boolean)).transpose()?;
+        let btfn = src.pick(&args.btfn, "btfn", &file.rpc.btfn, "rpc.btfn").map(|g| shared(&g, parse::boolean)).transpose()?;
 
         let l = &file.limits;
-        let secs = |flag: &Option<String>, name: &str, f: &Option<Scalar>, key: &str, default: f64| {
+        let secs = |flag: &Option<String>, name: &str, f: &Option<Scalar>, key: &str, default: Duration| {
             match src.pick(flag, name, f, key) {
-                None => Ok(Duration::from_secs_f64(default)),
-                Some(g) => seconds(&g),
+                None => Ok(default),
+                Some(g) => shared(&g, parse::seconds),
             }
         };
-        let idle_timeout = secs(&args.idle_timeout, "idle-timeout", &l.idle_timeout, "limits.idle_timeout", DEFAULT_IDLE_TIMEOUT)?;
-        let shutdown_grace =
-            secs(&args.shutdown_grace, "shutdown-grace", &l.shutdown_grace, "limits.shutdown_grace", DEFAULT_SHUTDOWN_GRACE)?;
+        let dflt = ConnectionLimits::default();
+        let idle_timeout = secs(&args.idle_timeout, "idle-timeout", &l.idle_timeout, "limits.idle_timeout", dflt.idle_timeout)?;
+        let max_lifetime = secs(
+            &args.max_connection_time,
+            "max-connection-time",
+            &l.max_connection_time,
+            "limits.max_connection_time",
+            dflt.max_lifetime,
+        )?;
+        let max_requests = match src.pick(&args.max_requests, "max-requests", &l.max_requests, "limits.max_requests") {
+            None => dflt.max_requests,
+            Some(g) => shared(&g, parse::max_requests)?,
+        };
+        let shutdown_grace = secs(
+            &args.shutdown_grace,
+            "shutdown-grace",
+            &l.shutdown_grace,
+            "limits.shutdown_grace",
+            Duration::from_secs_f64(DEFAULT_SHUTDOWN_GRACE),
+        )?;
         let max_pdu = match src.pick(&args.max_pdu, "max-pdu", &l.max_pdu, "limits.max_pdu") {
             None => RX_CAP as u16,
             Some(g) => number(&g, u64::from(MIN_PDU)..=RX_CAP as u64, "bytes")? as u16,
@@ -294,7 +284,14 @@ impl Settings {
             policy: PolicySettings { count, scope, max_time_skew, activation_interval, renewal_interval },
             ndr64,
             btfn,
-            limits: Limits { idle_timeout, max_pdu, max_connections, max_per_address, allow, shutdown_grace },
+            limits: Limits {
+                connection: ConnectionLimits { idle_timeout, max_lifetime, max_requests },
+                max_pdu,
+                max_connections,
+                max_per_address,
+                allow,
+                shutdown_grace,
+            },
             identity,
             log_filter,
             log_json,
@@ -337,6 +334,12 @@ fn ip_range(g: &Given<'_>) -> anyhow::Result<IpNet> {
         .map_err(|_| anyhow!("{}: {:?} is not an address range (e.g. 10.0.0.0/8, 2001:db8::/32)", g.origin, g.text))
 }
 
+/// A value through the host model's parser (the edge host's `[vars]` use
+/// the same one), with its origin in the error.
+fn shared<T>(g: &Given<'_>, parse: fn(&str) -> Result<T, Expected>) -> anyhow::Result<T> {
+    parse(g.text).map_err(|e| anyhow!("{}: expected {e}, got {:?}", g.origin, g.text))
+}
+
 fn number(g: &Given<'_>, range: std::ops::RangeInclusive<u64>, unit: &str) -> anyhow::Result<u64> {
     match g.text.trim().parse::<u64>() {
         Ok(v) if range.contains(&v) => Ok(v),
@@ -344,44 +347,9 @@ fn number(g: &Given<'_>, range: std::ops::RangeInclusive<u64>, unit: &str) -> an
     }
 }
 
-fn seconds(g: &Given<'_>) -> anyhow::Result<Duration> {
-    match g.text.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
-        _ => bail!("{}: expected seconds between 0 and 86400 (e.g. 30 or 0.5), got {:?}", g.origin, g.text),
-    }
-}
 
-fn boolean(g: &Given<'_>) -> anyhow::Result<bool> {
-    match g.text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => bail!("{}: expected true or false, got {:?}", g.origin, g.text),
-    }
-}
 
-fn count_policy(g: &Given<'_>) -> anyhow::Result<CountPolicy> {
-    Ok(match g.text.trim().to_ascii_lowercase().as_str() {
-        "sufficient" => CountPolicy::Sufficient,
-        "genuine" => CountPolicy::Genuine,
-        n => match n.parse::<u32>() {
-            Ok(v) if (1..=10_000).contains(&v) => CountPolicy::Fixed(v),
-            _ => bail!("{}: expected sufficient, genuine or a count from 1 to 10000, got {:?}", g.origin, g.text),
-        },
-    })
-}
 
-/// A KMS counted id as a GUID, or a catalogue name (case-insensitive).
-fn kms_id(g: &Given<'_>) -> anyhow::Result<Guid> {
-    let t = g.text.trim();
-    if let Ok(id) = Guid::parse(t) {
-        return Ok(id);
-    }
-    catalog::KMS_IDS
-        .iter()
-        .find(|k| k.name.eq_ignore_ascii_case(t))
-        .map(|k| k.id)
-        .ok_or_else(|| anyhow!("{}: {:?} is neither a GUID nor a KMS counted id name in the catalogue", g.origin, g.text))
-}
 
 fn admin_token(args: &Args, file: &FileConfig, file_name: &str) -> anyhow::Result<Option<String>> {
     let (token, origin) = if let Some(t) = &args.admin_token {
@@ -468,7 +436,7 @@ mod tests {
         assert_eq!(s.policy.scope, ScopeSetting::All);
         assert_eq!(s.policy.max_time_skew, Some(4 * 3600));
         assert_eq!((s.policy.activation_interval, s.policy.renewal_interval), (120, 10_080));
-        assert_eq!(s.limits.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.connection.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.limits.max_pdu, 4096);
         assert!(s.ndr64 && s.btfn);
         assert_eq!(s.sync, SyncMode::Normal);
@@ -480,7 +448,7 @@ mod tests {
         let toml = "listen = [\"127.0.0.1:1\"]\n[limits]\nidle_timeout = 5\nmax_pdu = 1024\n[policy]\ncount = \"genuine\"\n";
         let s = merge(Args::default(), toml).unwrap();
         assert_eq!(s.listen, vec!["127.0.0.1:1".parse::<SocketAddr>().unwrap()]);
-        assert_eq!(s.limits.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.limits.connection.idle_timeout, Duration::from_secs(5));
         assert_eq!(s.policy.count, CountPolicy::Genuine);
         let args = Args {
             listen: vec!["127.0.0.1:2".into(), "[::1]:3".into()],
@@ -491,7 +459,7 @@ mod tests {
         let s = merge(args, toml).unwrap();
         assert_eq!(s.listen.len(), 2);
         assert_eq!(s.listen[1].port(), 3);
-        assert_eq!(s.limits.idle_timeout, Duration::from_millis(500));
+        assert_eq!(s.limits.connection.idle_timeout, Duration::from_millis(500));
         assert_eq!(s.limits.max_pdu, 1024, "untouched by flags");
         assert_eq!(s.policy.count, CountPolicy::Fixed(77));
     }
@@ -504,7 +472,9 @@ mod tests {
             (Args::default(), "[limits]\nmax_pdu = 100000", "limits.max_pdu in test.toml: expected 512 to 4096 bytes"),
             (Args { ndr64: Some("maybe".into()), ..Args::default() }, "", "--ndr64: expected true or false, got \"maybe\""),
             (Args { allow: vec!["10.0.0.0/33".into()], ..Args::default() }, "", "--allow: \"10.0.0.0/33\" is not an address range"),
-            (Args::default(), "[policy]\nactivation_interval = 5", "policy.activation_interval in test.toml: expected 15 to 43200 minutes"),
+            (Args::default(), "[policy]\nactivation_interval = 5", "policy.activation_interval in test.toml: expected minutes from 15 to 43200"),
+            (Args { max_requests: Some("0".into()), ..Args::default() }, "", "--max-requests: expected a count from 1 to 1000000"),
+            (Args::default(), "[limits]\nmax_connection_time = \"long\"", "limits.max_connection_time in test.toml: expected seconds"),
             (Args { hwid: Some("xyz".into()), ..Args::default() }, "", "--hwid: expected 16 hex digits"),
             (Args { epids: vec!["Nowhere=1-2".into()], ..Args::default() }, "", "--epid: unknown ePID slot \"Nowhere\""),
             (Args { admin_token: Some("short".into()), ..Args::default() }, "", "the admin token must be at least 16 characters"),
@@ -533,7 +503,7 @@ mod tests {
         let e = err(Args { scope: Some("all".into()), kms_ids: vec![win10.into()], ..Args::default() }, "");
         assert!(e.contains("KMS ids are given but scope is \"all\""), "{e}");
         let e = err(Args { kms_ids: vec!["Windows 99".into()], ..Args::default() }, "");
-        assert!(e.contains("neither a GUID nor a KMS counted id name"), "{e}");
+        assert!(e.contains("--kms-id: expected a GUID or the name of a KMS counted id"), "{e}");
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! The HTTP endpoints. Registry reads run on tokio's blocking pool, one at
-//! a time on the read-only connection, never on the KMS path.
+//! a time on the read-only connection, never on the KMS path; what they
+//! answer is the host model's views, the same as the edge host's.
 use std::prelude::rust_2024::{String, ToString, Vec};
-use std::format;
-use std::vec;
 use super::{HttpState, error};
-use crate::api::{self, ClientQuery, PolicyInfo, SlotEpid, Status};
-use crate::catalog::{self, EPID_SLOTS};
-use crate::epid::format_hwid;
-use crate::host::policy::CountPolicy;
+use crate::api::ClientQuery;
+use crate::catalog;
+use crate::model::views::{self, RuntimeInfo, ViewError};
 use crate::native::serve::host::now;
-use crate::native::serve::settings::ScopeSetting;
-use crate::native::serve::store::query::{self, QueryError};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -26,10 +22,10 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Runs `f` with the read connection on the blocking pool, once SQLite
 /// holds every activation answered before the call (read-your-writes: an
 /// administrator who just activated a machine sees it).
-async fn read<T: Send + 'static>(
+async fn read<T: Serialize + Send + 'static>(
     state: &Arc<HttpState>,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, QueryError> + Send + 'static,
-) -> Result<T, Response> {
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, ViewError> + Send + 'static,
+) -> Response {
     if !state.host.writer.settled(SETTLE).await {
         tracing::debug!("registry read before the journal was applied");
     }
@@ -40,69 +36,27 @@ async fn read<T: Send + 'static>(
     })
     .await;
     match joined {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(QueryError::Bad(m))) => Err(error(StatusCode::BAD_REQUEST, m)),
-        Ok(Err(QueryError::Db(e))) => {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(ViewError::Bad(m))) => error(StatusCode::BAD_REQUEST, m),
+        Ok(Err(e @ ViewError::Store(_))) => {
             tracing::error!(error = %e, "registry read failed");
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("registry read failed: {e}")))
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
-        Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "registry read was cancelled")),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "registry read was cancelled"),
     }
 }
 
 pub async fn status(State(state): State<Arc<HttpState>>) -> Response {
     let (unix, _) = now();
-    let count = state.host.policy.count;
-    let data = read(&state, move |c| Ok((query::counters(c)?, query::counts(c, unix, count)?))).await;
-    let (counters, counts) = match data {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let host = &state.host;
-    let id = &host.identity;
-    let p = &host.policy;
-    let (count_mode, fixed_count) = match p.count {
-        CountPolicy::Sufficient => ("sufficient", None),
-        CountPolicy::Genuine => ("genuine", None),
-        CountPolicy::Fixed(n) => ("fixed", Some(n)),
-    };
-    let (scope, scope_ids) = match &p.scope {
-        ScopeSetting::All => ("all", vec![]),
-        ScopeSetting::Known => ("known", vec![]),
-        ScopeSetting::Genuine => ("genuine", vec![]),
-        ScopeSetting::List(ids) => ("list", ids.iter().map(|g| g.to_string()).collect()),
-    };
-    Json(Status {
-        runtime: "native".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
+    let rt = RuntimeInfo {
+        name: "native",
         started_at: state.started_at,
-        uptime_secs: unix - state.started_at,
         listen: state.listen.iter().map(|a| a.to_string()).collect(),
-        identity: api::Identity {
-            epids: EPID_SLOTS
-                .iter()
-                .zip(&id.epids)
-                .map(|(s, e)| SlotEpid { slot: s.name.into(), csvlk_name: s.csvlk_name.into(), epid: e.to_string() })
-                .collect(),
-            hwid: format_hwid(&id.hwid).to_string(),
-            host_build: id.host_build,
-            lcid: id.lcid,
-        },
-        policy: PolicyInfo {
-            count_mode: count_mode.into(),
-            fixed_count,
-            scope: scope.into(),
-            scope_ids,
-            max_time_skew_secs: p.max_time_skew,
-            activation_interval: p.activation_interval,
-            renewal_interval: p.renewal_interval,
-            ndr64: state.ndr64,
-        },
-        counters,
-        counts,
         dns: state.dns.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|p| p.status()),
-    })
-    .into_response()
+        ndr64: state.ndr64,
+    };
+    let s = state.clone();
+    read(&state, move |c| views::status(c, &s.host.model, rt, unix)).await
 }
 
 pub async fn clients(State(state): State<Arc<HttpState>>, q: Result<Query<ClientQuery>, QueryRejection>) -> Response {
@@ -110,18 +64,12 @@ pub async fn clients(State(state): State<Arc<HttpState>>, q: Result<Query<Client
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    match read(&state, move |c| query::clients(c, &q)).await {
-        Ok(page) => Json(page).into_response(),
-        Err(r) => r,
-    }
+    read(&state, move |c| views::clients(c, &q)).await
 }
 
 pub async fn activity(State(state): State<Arc<HttpState>>) -> Response {
     let (unix, _) = now();
-    match read(&state, move |c| Ok(query::activity(c, unix)?)).await {
-        Ok(a) => Json(a).into_response(),
-        Err(r) => r,
-    }
+    read(&state, move |c| views::activity(c, unix)).await
 }
 
 pub async fn metrics(State(state): State<Arc<HttpState>>) -> Response {

@@ -5,14 +5,15 @@
 //! One connection writes, on its own thread ([`writer`]), committing
 //! requests in groups so that an activation is answered only after it is on
 //! disk without paying a commit per request. Another, read-only connection
-//! serves the HTTP API ([`query`]); WAL lets it read while the writer writes.
+//! serves the HTTP API (through [`sql`], with the host model's views); WAL
+//! lets it read while the writer writes.
 //! A third copies the WAL into the database file in the background
 //! ([`checkpoint`]).
-use std::prelude::rust_2024::{String, ToOwned, Vec};
+use std::prelude::rust_2024::{String, ToOwned};
 use std::format;
 pub mod checkpoint;
 pub mod journal;
-pub mod query;
+pub mod sql;
 pub mod writer;
 
 use super::settings::SyncMode;
@@ -108,35 +109,6 @@ pub fn open_reader(db: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(db, flags).map_err(|e| anyhow!("registry {}: {e}", db.display()))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(conn)
-}
-
-/// One row of [`registry::LIVE_GRANTS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LiveGrant {
-    pub application: crate::Guid,
-    pub cmid: crate::Guid,
-    pub kms_id: crate::Guid,
-    pub last_seen: i64,
-}
-
-/// The granted clients seen since `since` (Unix seconds). Rows whose ids do
-/// not parse (written by something else) are skipped and counted.
-pub fn live_grants(conn: &Connection, since: i64) -> anyhow::Result<(Vec<LiveGrant>, usize)> {
-    let mut stmt = conn.prepare(registry::LIVE_GRANTS)?;
-    let mut rows = stmt.query([since])?;
-    let (mut out, mut bad) = (Vec::new(), 0);
-    while let Some(r) = rows.next()? {
-        let g = |i: usize| -> rusqlite::Result<Option<crate::Guid>> {
-            Ok(crate::Guid::parse(&r.get::<_, String>(i)?).ok())
-        };
-        match (g(0)?, g(1)?, g(2)?) {
-            (Some(application), Some(cmid), Some(kms_id)) => {
-                out.push(LiveGrant { application, cmid, kms_id, last_seen: r.get(3)? })
-            }
-            _ => bad += 1,
-        }
-    }
-    Ok((out, bad))
 }
 
 /// Host key → value, if present.

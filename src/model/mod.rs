@@ -1,0 +1,123 @@
+//! The host model: everything a KMS host decides and remembers beyond the
+//! wire protocol, written once for both runtimes (std, not the no_std
+//! core). The native host and the edge host each hold one [`HostModel`]
+//! and give it their storage through [`sql::Sql`]; neither carries its own
+//! copy of these rules.
+//!
+//! * [`settings`] — the policy and connection settings and the one parser
+//!   of each value (flags, TOML and `[vars]` alike);
+//! * [`identity`] — ePIDs, HwId, host build and LCID: load-or-create;
+//! * [`counts`] — the 30-day distinct-CMID count per counting group, in
+//!   memory, so an activation costs O(1) whatever the registry's size;
+//! * [`views`] — the `/api/*` answers;
+//! * [`record`] — the registry row one request leaves.
+//!
+//! One activation: [`HostModel::check`] applies the rules (once), the
+//! runtime stores the [`record::ClientRecord`] (native: journal, then
+//! SQLite; edge: the Durable Object's SQLite), then
+//! [`HostModel::conclude`] counts the machine and builds the decision.
+pub mod counts;
+pub mod identity;
+pub mod record;
+pub mod settings;
+pub mod sql;
+pub mod views;
+
+use crate::catalog;
+use crate::host::policy::{self, Decision};
+use crate::kms::RequestRepr;
+use crate::registry::CMID_EXPIRY_SECS;
+use crate::time::FileTime;
+use crate::{Guid, HResult};
+use counts::Counts;
+use identity::Identity;
+use settings::PolicySettings;
+use std::sync::Mutex;
+
+/// How often expired CMIDs are dropped from the counts, at most.
+pub const PRUNE_EVERY_SECS: i64 = 60;
+
+/// The rules' verdict on one request: `Ok` to grant, else the refusal.
+pub type Verdict = Result<(), HResult>;
+
+/// A decided request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub decision: Decision,
+    /// The group's genuine count after this request.
+    pub genuine: u32,
+}
+
+#[derive(Debug)]
+struct Tally {
+    counts: Counts,
+    pruned_at: i64,
+}
+
+pub struct HostModel {
+    pub policy: PolicySettings,
+    pub identity: Identity,
+    tally: Mutex<Tally>,
+}
+
+impl HostModel {
+    /// `counts` as rebuilt from the registry at `now` (Unix seconds).
+    pub fn new(policy: PolicySettings, identity: Identity, counts: Counts, now: i64) -> HostModel {
+        HostModel { policy, identity, tally: Mutex::new(Tally { counts, pruned_at: now }) }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every refusal rule, applied once per request; the verdict goes into
+    /// the record and then into [`HostModel::conclude`].
+    pub fn check(&self, req: &RequestRepr, now: FileTime) -> Verdict {
+        policy::check_request(req, now, &self.policy.policy())
+    }
+
+    /// After the request's record is stored: counts the machine (a grant
+    /// includes it, as a genuine host counts the client it answers; a
+    /// refusal stops its row counting) and builds the decision.
+    pub fn conclude(&self, req: &RequestRepr, verdict: Verdict, now: i64) -> Answer {
+        let since = now - CMID_EXPIRY_SECS;
+        let genuine = {
+            let mut t = self.tally();
+            if now - t.pruned_at >= PRUNE_EVERY_SECS {
+                t.counts.prune(since);
+                t.pruned_at = now;
+            }
+            match verdict {
+                Ok(()) => t.counts.grant(req.application, req.cmid, req.kms_id, now, since),
+                Err(_) => t.counts.refuse(req.application, req.cmid, req.kms_id),
+            }
+        };
+        let decision = match verdict {
+            Err(hr) => Decision::Refuse(hr),
+            Ok(()) => {
+                let slot = catalog::slot_for(&req.kms_id, &req.application);
+                let epid = self.identity.epid(slot);
+                Decision::Grant(policy::grant(req, &self.policy.policy(), genuine, epid, self.identity.hwid))
+            }
+        };
+        Answer { decision, genuine }
+    }
+
+    /// Applies 30-day expiry now (also done by [`HostModel::conclude`] at
+    /// most a minute apart).
+    pub fn prune(&self, now: i64) {
+        let mut t = self.tally();
+        t.counts.prune(now - CMID_EXPIRY_SECS);
+        t.pruned_at = now;
+    }
+
+    /// The in-memory genuine count of a counting group.
+    pub fn genuine(&self, application: &Guid) -> u32 {
+        self.tally().counts.genuine(application)
+    }
+
+    /// Granted (CMID, KMS id) rows held in memory.
+    pub fn tracked_rows(&self) -> usize {
+        self.tally().counts.tracked_rows()
+    }
+}

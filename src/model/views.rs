@@ -1,0 +1,264 @@
+//! The `/api/*` answers (status, counts with thresholds, the clients
+//! listing with its validation, sort and search, activity), computed once
+//! for both hosts from the registry through [`Sql`]: the same statements,
+//! the same rules, the same JSON (`crate::api`).
+use super::sql::{Sql, Value};
+use crate::Guid;
+use crate::api::{Activity, ActivityPoint, ClientPage, ClientQuery, ClientRow, CountEntry, Counters};
+use crate::catalog::{self, AppKey};
+use crate::host::policy::{CountPolicy, reported_count};
+use crate::kms::request::license_status_name;
+use crate::registry::{self, CMID_EXPIRY_SECS};
+use std::borrow::ToOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+/// A query the caller got wrong (HTTP 400), or a store failure (500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewError {
+    Bad(String),
+    Store(String),
+}
+
+impl core::fmt::Display for ViewError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ViewError::Bad(m) => f.write_str(m),
+            ViewError::Store(e) => write!(f, "registry read failed: {e}"),
+        }
+    }
+}
+
+fn store<E: core::fmt::Display>(e: E) -> ViewError {
+    ViewError::Store(e.to_string())
+}
+
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 1000;
+
+/// Request counters in the `slmgr /dlv` layout.
+pub fn counters<S: Sql>(sql: &S) -> Result<Counters, ViewError> {
+    let mut c = Counters::default();
+    for r in sql.query(registry::ALL_COUNTERS, &[]).map_err(store)? {
+        let (name, value) = (r[0].text(), r[1].count());
+        if name == registry::counters::TOTAL {
+            c.total = value;
+        } else if name == registry::counters::FAILED {
+            c.failed = value;
+        } else if let Some(n) = name.strip_prefix(registry::counters::LICENSE_STATUS_PREFIX) {
+            let label = n.parse().map(license_status_name).unwrap_or("Unknown");
+            *c.by_license_status.entry(label.to_owned()).or_default() += value;
+        }
+    }
+    Ok(c)
+}
+
+/// The count a client of this counted id needs: its catalogue N policy,
+/// else 25 for Windows or an unknown application (client editions need the
+/// most), 5 for Office.
+pub fn threshold(kms_id: &Guid, application: &Guid) -> u32 {
+    match catalog::kms_id(kms_id) {
+        Some(k) => k.n_policy,
+        None if catalog::application(application).is_none_or(|a| a.key == AppKey::Windows) => 25,
+        None => 5,
+    }
+}
+
+/// One entry per KMS counted id seen in the 30 days before `now`.
+pub fn counts<S: Sql>(sql: &S, now: i64, policy: CountPolicy) -> Result<Vec<CountEntry>, ViewError> {
+    let since = now - CMID_EXPIRY_SECS;
+    let groups: HashMap<String, u64> = sql
+        .query(registry::COUNTS_BY_APPLICATION, &[since.into()])
+        .map_err(store)?
+        .iter()
+        .map(|r| (r[0].text(), r[1].count()))
+        .collect();
+    let rows = sql.query(registry::COUNTS_BY_KMS_ID, &[since.into()]).map_err(store)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (kms_text, app_text) = (r[0].text(), r[1].text());
+            let kms = Guid::parse(&kms_text).unwrap_or_default();
+            let app = Guid::parse(&app_text).unwrap_or_default();
+            let group_genuine = groups.get(&app_text).copied().unwrap_or(0);
+            let threshold = threshold(&kms, &app);
+            CountEntry {
+                name: catalog::kms_id(&kms).map_or("Unknown", |k| k.name).to_owned(),
+                kms_id: kms_text,
+                application: app_text,
+                genuine: r[2].count(),
+                clients: r[3].count(),
+                group_genuine,
+                threshold,
+                reported: reported_count(policy, threshold, u32::try_from(group_genuine).unwrap_or(u32::MAX)),
+            }
+        })
+        .collect())
+}
+
+/// `sort=` value → the stored column it sorts by: every column of a
+/// client row, by its stored name or by the name it has in [`ClientRow`].
+fn sort_column(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "last_seen" => "last_seen",
+        "first_seen" => "first_seen",
+        "workstation" => "workstation",
+        "cmid" => "cmid",
+        "kms_id" | "product" => "kms_id",
+        "application" => "application",
+        "sku" | "sku_name" => "sku",
+        "remote" => "remote",
+        "license_status" | "license_status_name" => "license_status",
+        "protocol" => "protocol",
+        "requests" => "requests",
+        "last_hresult" => "last_hresult",
+        _ => return None,
+    })
+}
+
+/// A page of `/api/clients`. `q` matches, case-insensitively and
+/// literally, the workstation, CMID or remote, or the catalogue name of the
+/// row's product or SKU.
+pub fn clients<S: Sql>(sql: &S, q: &ClientQuery) -> Result<ClientPage, ViewError> {
+    let bad = |m: String| Err(ViewError::Bad(m));
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return bad(format!("limit must be 1 to {MAX_LIMIT}, got {limit}"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset > i64::MAX as u64 {
+        return bad(format!("offset {offset} is too large"));
+    }
+    let sort = q.sort.as_deref().unwrap_or("last_seen");
+    let Some(column) = sort_column(&sort.to_ascii_lowercase()) else {
+        return bad(format!("cannot sort by {sort:?}; use a column of the client rows, e.g. last_seen, workstation, product"));
+    };
+    let order = match q.order.as_deref().unwrap_or("desc") {
+        o if o.eq_ignore_ascii_case("desc") => "DESC",
+        o if o.eq_ignore_ascii_case("asc") => "ASC",
+        o => return bad(format!("order must be asc or desc, got {o:?}")),
+    };
+
+    let mut cond: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(id) = q.kms_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let Ok(g) = Guid::parse(id) else { return bad(format!("kms_id {id:?} is not a GUID")) };
+        args.push(g.into());
+        cond.push(format!("kms_id = ?{}", args.len()));
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let needle = text.to_lowercase();
+        args.push(Value::Text(needle.clone()));
+        let p = args.len();
+        let mut any = format!("instr(lower(workstation), ?{p}) > 0 OR instr(lower(cmid), ?{p}) > 0 OR instr(lower(remote), ?{p}) > 0");
+        // Product names live in the catalogue, not in the table: match them
+        // here and look the rows up by id (formatted GUIDs are safe literals).
+        let hit = |name: &str| name.to_lowercase().contains(&needle);
+        let kms: Vec<String> = catalog::KMS_IDS.iter().filter(|k| hit(k.name)).map(|k| format!("'{}'", k.id)).collect();
+        let skus: Vec<String> = catalog::SKUS.iter().filter(|s| hit(s.name)).map(|s| format!("'{}'", s.id)).collect();
+        if !kms.is_empty() {
+            any.push_str(&format!(" OR kms_id IN ({})", kms.join(",")));
+        }
+        if !skus.is_empty() {
+            any.push_str(&format!(" OR sku IN ({})", skus.join(",")));
+        }
+        cond.push(format!("({any})"));
+    }
+    let filter = if cond.is_empty() { String::new() } else { format!("WHERE {}", cond.join(" AND ")) };
+
+    let total = sql.scalar(&format!("SELECT COUNT(*) FROM clients {filter}"), &args).map_err(store)?.map_or(0, |v| v.count());
+    let n = args.len();
+    let query = format!(
+        "SELECT {} FROM clients {filter} ORDER BY {column} {order}, cmid, kms_id LIMIT ?{} OFFSET ?{}",
+        registry::CLIENT_COLUMNS,
+        n + 1,
+        n + 2
+    );
+    args.push(Value::Int(limit as i64));
+    args.push(Value::Int(offset as i64));
+    let clients = sql.query(&query, &args).map_err(store)?.iter().map(|r| client_row(r)).collect();
+    Ok(ClientPage { total, offset, limit, clients })
+}
+
+/// A row in [`registry::CLIENT_COLUMNS`] order, with catalogue names.
+fn client_row(r: &[Value]) -> ClientRow {
+    let kms_id = r[1].text();
+    let sku = r[3].text();
+    let license_status = r[6].int().clamp(0, i64::from(u32::MAX)) as u32;
+    ClientRow {
+        cmid: r[0].text(),
+        product: Guid::parse(&kms_id).ok().and_then(|g| catalog::kms_id(&g)).map_or("Unknown", |k| k.name).to_owned(),
+        kms_id,
+        application: r[2].text(),
+        sku_name: Guid::parse(&sku).ok().and_then(|g| catalog::sku(&g)).map_or("Unknown", |s| s.name).to_owned(),
+        sku,
+        workstation: r[4].text(),
+        remote: r[5].text(),
+        license_status,
+        license_status_name: license_status_name(license_status).to_owned(),
+        protocol: r[7].text(),
+        first_seen: r[8].int(),
+        last_seen: r[9].int(),
+        requests: r[10].count(),
+        last_hresult: format!("0x{:08X}", r[11].int() as u32),
+    }
+}
+
+/// Per hour for the 48 hours up to `now`, per day (UTC) for the 30 days up
+/// to `now`, oldest first, empty buckets included so a chart needs no gap
+/// logic.
+pub fn activity<S: Sql>(sql: &S, now: i64) -> Result<Activity, ViewError> {
+    let this_hour = now.div_euclid(3600);
+    let today = now.div_euclid(86_400);
+    let first_day = today - 29;
+    let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    for r in sql.query(registry::ACTIVITY_SINCE, &[(first_day * 24).into()]).map_err(store)? {
+        hours.insert(r[0].int(), (r[1].count(), r[2].count()));
+    }
+    let hourly = (this_hour - 47..=this_hour)
+        .map(|h| {
+            let (ok, failed) = hours.get(&h).copied().unwrap_or_default();
+            ActivityPoint { start: h * 3600, ok, failed }
+        })
+        .collect();
+    let daily = (first_day..=today)
+        .map(|d| {
+            let (ok, failed) = hours
+                .range(d * 24..(d + 1) * 24)
+                .fold((0, 0), |(a, b), (_, (ok, failed))| (a + ok, b + failed));
+            ActivityPoint { start: d * 86_400, ok, failed }
+        })
+        .collect();
+    Ok(Activity { hourly, daily })
+}
+
+/// What only the runtime knows for `/api/status`.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    /// "native" or "edge".
+    pub name: &'static str,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Where KMS is served: socket addresses natively, entry paths at the edge.
+    pub listen: Vec<String>,
+    pub dns: Option<crate::api::DnsInfo>,
+    pub ndr64: bool,
+}
+
+/// `/api/status`.
+pub fn status<S: Sql>(sql: &S, model: &super::HostModel, rt: RuntimeInfo, now: i64) -> Result<crate::api::Status, ViewError> {
+    Ok(crate::api::Status {
+        runtime: rt.name.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: rt.started_at,
+        uptime_secs: (now - rt.started_at).max(0),
+        listen: rt.listen,
+        identity: model.identity.view(),
+        policy: model.policy.info(rt.ndr64),
+        counters: counters(sql)?,
+        counts: counts(sql, now, model.policy.count)?,
+        dns: rt.dns,
+    })
+}
