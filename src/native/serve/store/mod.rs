@@ -13,6 +13,7 @@ use std::format;
 pub mod checkpoint;
 pub mod journal;
 pub mod query;
+pub mod record;
 pub mod writer;
 
 use super::settings::SyncMode;
