@@ -4,15 +4,16 @@
 //! check, count below the N policy, connection trouble) makes the command
 //! exit non-zero. `--json` gives the same facts to scripts and tests.
 use crate::catalog::{self, Sku};
-use crate::client::{ClientError, Options, RequestBuilder};
+use crate::client::{ClientError, RequestBuilder};
 use crate::epid::{self, Epid};
 use crate::kms::request::license_status_name;
 use crate::kms::{Checks, OpenedResponse, RequestRepr, Version};
-use crate::native::kms_client::{ClientOptions, KmsConnection, Reply, SealedRequest, Target};
-use crate::native::products;
+use crate::tools::common::{self, RpcFlags, check_workstation, now, random_workstation};
+use crate::tools::kms_client::{ClientOptions, KmsConnection, Reply, SealedRequest, Target};
+use crate::tools::products;
 use crate::time::{Date, FileTime};
 use crate::{Guid, HResult};
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::format;
@@ -40,18 +41,8 @@ pub struct Args {
     /// KMS protocol version (default: the one the product's clients use).
     #[arg(long, value_name = "4|5|6", value_parser = clap::value_parser!(u16).range(4..=6))]
     pub protocol: Option<u16>,
-    /// Send the requests on NDR64 (fails if the host does not accept it).
-    #[arg(long, conflicts_with = "no_ndr64")]
-    pub ndr64: bool,
-    /// Do not offer NDR64 in the bind.
-    #[arg(long)]
-    pub no_ndr64: bool,
-    /// Do not offer bind-time feature negotiation.
-    #[arg(long)]
-    pub no_btfn: bool,
-    /// Do not set the concurrent-multiplex flag in the bind.
-    #[arg(long)]
-    pub no_mux: bool,
+    #[command(flatten)]
+    pub rpc: RpcFlags,
     /// Activation requests to send on the connection.
     #[arg(long, short = 'n', value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=MAX_REQUESTS as i64))]
@@ -131,14 +122,7 @@ impl Plan {
             check_workstation(w)?;
         }
         let time = TimeSpec::parse(a.time.as_deref().unwrap_or("now"))?;
-        if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-            bail!("--timeout {} is out of range: give 0 < SECONDS <= 3600", a.timeout);
-        }
-        let client = ClientOptions {
-            rpc: Options { offer_ndr64: !a.no_ndr64, use_ndr64: a.ndr64, btfn: !a.no_btfn, multiplex: !a.no_mux },
-            timeout: Duration::from_secs_f64(a.timeout),
-            ..ClientOptions::default()
-        };
+        let client = common::client_options(&a.rpc, a.timeout)?;
         Ok(Plan { target, sku, base, requests: a.requests, cmid, workstation: a.workstation.clone(), time, client })
     }
 
@@ -156,30 +140,6 @@ impl Plan {
 
 fn parse_guid(flag: &str, s: &str) -> anyhow::Result<Guid> {
     Guid::parse(s.trim()).map_err(|e| anyhow!("invalid {flag} {s:?}: {e}"))
-}
-
-fn check_workstation(w: &str) -> anyhow::Result<()> {
-    let units = w.encode_utf16().count();
-    if units == 0 || units > 63 {
-        bail!("invalid --workstation {w:?}: give 1 to 63 characters (UTF-16 code units), got {units}");
-    }
-    if w.contains('\0') {
-        bail!("invalid --workstation {w:?}: contains NUL");
-    }
-    Ok(())
-}
-
-/// A Windows 10/11 default computer name: `DESKTOP-` and 7 letters/digits.
-pub fn random_workstation() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let r: [u8; 7] = rand::random();
-    let tail: String = r.iter().map(|&b| ALPHABET[b as usize % ALPHABET.len()] as char).collect();
-    format!("DESKTOP-{tail}")
-}
-
-pub fn now() -> FileTime {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    FileTime::from_unix_nanos(d.as_nanos() as i128)
 }
 
 /// `--time`: the clock itself, an offset from it, or a fixed instant.
@@ -727,25 +687,13 @@ mod tests {
     }
 
     #[test]
-    fn workstation_names() {
-        let w = random_workstation();
-        assert!(w.starts_with("DESKTOP-") && w.len() == 15, "{w}");
-        assert!(check_workstation("PC-1").is_ok());
-        assert!(check_workstation("").is_err());
-        assert!(check_workstation(&"x".repeat(64)).is_err());
-    }
-
-    #[test]
     fn random_cmids_are_version_4() {
         let plan = Plan::from_args(&Args {
             target: "127.0.0.1".into(),
             product: Some("Windows 10/11 Pro".into()),
             sku: None,
             protocol: None,
-            ndr64: false,
-            no_ndr64: false,
-            no_btfn: false,
-            no_mux: false,
+            rpc: RpcFlags::default(),
             requests: 1,
             cmid: None,
             previous_cmid: None,
