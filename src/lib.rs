@@ -27,6 +27,8 @@ pub mod model;
 pub mod catalog;
 pub mod client;
 pub mod crypto;
+#[cfg(feature = "native")]
+pub mod dns;
 pub mod epid;
 pub mod guid;
 pub mod host;
@@ -39,6 +41,8 @@ pub mod wire;
 
 #[cfg(feature = "native")]
 pub mod native;
+#[cfg(feature = "native")]
+pub mod tools;
 
 /// pcap/pcapng → KMS TCP conversations for the decoder (std).
 #[cfg(feature = "capture")]

@@ -7,8 +7,8 @@ use cli_support::{Behaviour, EPID, HWID_HEX, HostConfig, TestHost, json_ok, kmse
 use kmsedge::HResult;
 use kmsedge::client::{ClientError, Options, RequestBuilder};
 use kmsedge::host::{Config, CountPolicy, Policy, Scope};
-use kmsedge::native::kms_client::{self, ClientOptions, KmsConnection, Target};
-use kmsedge::native::products;
+use kmsedge::tools::kms_client::{self, ClientOptions, KmsConnection, Target};
+use kmsedge::tools::products;
 use kmsedge::wire::Syntax;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -483,7 +483,7 @@ fn library_activate_over_tcp() {
     let h = host();
     let target = Target::parse(&h.target()).unwrap();
     let sku = products::resolve("Windows Server 2022 Standard").unwrap();
-    let now = kmsedge::native::activate::now();
+    let now = kmsedge::tools::common::now();
     let reqs: Vec<_> = (0..4u8)
         .map(|i| RequestBuilder::for_sku(sku).random_cmid([i; 16]).time(now).workstation("LIB").build())
         .collect();
@@ -519,7 +519,7 @@ fn library_connection_over_any_stream() {
         assert!(conn.used_alter_context());
         assert_eq!(conn.syntax(), Syntax::Ndr32);
         let sku = products::resolve("Windows 10/11 Enterprise").unwrap();
-        let now = kmsedge::native::activate::now();
+        let now = kmsedge::tools::common::now();
         let good = RequestBuilder::for_sku(sku).random_cmid([7; 16]).time(now).build();
         let stale = RequestBuilder::for_sku(sku).random_cmid([8; 16]).time(now.add_secs(-3600)).build();
         let r = conn.activate(&stale).await.unwrap();

@@ -1,6 +1,7 @@
 //! The `kmsedge` command: one binary for the host and the tools around it.
 use clap::{Parser, Subcommand};
-use kmsedge::native::{activate, bench, bridge, decode, dns, products, serve};
+use kmsedge::native::serve;
+use kmsedge::tools::{activate, bench, bridge, decode, dns, products};
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -128,7 +128,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, cfg: HostConf
                         }
                     }
                     Event::Activation(a) => {
-                        let now = kmsedge::native::activate::now();
+                        let now = kmsedge::tools::common::now();
                         let decision = policy::decide(&a.request, now, &cfg.policy, 0, epid, HWID);
                         let random = ResponseRandom { salt: rand::random(), iv: rand::random() };
                         let len = conn.answer(&decision, &random, &mut out);

@@ -6,7 +6,7 @@
 use futures_util::{SinkExt, StreamExt};
 use kmsedge::api::Status;
 use kmsedge::catalog;
-use kmsedge::native::activate::Report;
+use kmsedge::tools::activate::Report;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};

@@ -7,8 +7,8 @@
 //! naming the flag or file key.
 use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
-use super::names::{DomainName, host_fqdn, server_addr};
-use super::record::{DEFAULT_TTL, MAX_TTL};
+use crate::dns::names::{DomainName, host_fqdn, server_addr};
+use crate::dns::{DEFAULT_TTL, MAX_TTL};
 use super::tsig::{Algorithm, TsigKey};
 use anyhow::bail;
 use serde::Deserialize;

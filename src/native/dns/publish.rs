@@ -24,8 +24,8 @@
 use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
 use super::config::PublishSettings;
-use super::names::DomainName;
-use super::SRV_LABEL;
+use crate::dns::names::DomainName;
+use crate::dns::SRV_LABEL;
 use crate::api::DnsInfo;
 use futures_util::StreamExt;
 use hickory_net::client::{Client, ClientHandle};

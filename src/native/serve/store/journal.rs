@@ -32,7 +32,8 @@
 use std::prelude::rust_2024::{String, ToOwned, Vec};
 use std::format;
 use super::super::settings::SyncMode;
-use super::writer::{Record, write_batch};
+pub use super::record::APPLIED_KEY;
+use super::record::{Record, write_batch};
 use crate::Guid;
 use crate::kms::Version;
 use anyhow::{Context, anyhow};
@@ -42,9 +43,6 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-
-/// Key in the `host` table: the sequence number of the last record applied.
-pub const APPLIED_KEY: &str = "journal_applied";
 
 /// A segment is closed and a new one started once it holds this much.
 pub const SEGMENT_BYTES: u64 = 8 << 20;

@@ -13,6 +13,7 @@ use std::prelude::rust_2024::{String, ToOwned};
 use std::format;
 pub mod checkpoint;
 pub mod journal;
+pub mod record;
 pub mod sql;
 pub mod writer;
 

@@ -5,7 +5,7 @@
 //! answer everywhere in the CLI.
 use crate::Guid;
 use crate::catalog::{self, AppKey, Sku};
-use crate::native::kms_client::{DEFAULT_PORT, Target};
+use crate::tools::kms_client::{DEFAULT_PORT, Target};
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;

@@ -7,12 +7,12 @@
 //! the requests are sealed before the clock starts and reused from a pool,
 //! so the timed path is: format the PDU, write, read, verify, record.
 use crate::catalog::Sku;
-use crate::client::{ClientError, Options, RequestBuilder};
+use crate::client::{ClientError, RequestBuilder};
 use crate::kms::Version;
-use crate::native::activate::{now, random_workstation};
+use crate::tools::common::{self, RpcFlags, now, random_workstation};
+use crate::tools::kms_client::{self, ClientOptions, KmsConnection, SealedRequest, Target};
+use crate::tools::products;
 use hdrhistogram::Histogram;
-use crate::native::kms_client::{self, ClientOptions, KmsConnection, SealedRequest, Target};
-use crate::native::products;
 use anyhow::{anyhow, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,18 +62,8 @@ pub struct Args {
     /// Product by SKU id.
     #[arg(long, value_name = "ID")]
     pub sku: Option<String>,
-    /// Send the requests on NDR64.
-    #[arg(long, conflicts_with = "no_ndr64")]
-    pub ndr64: bool,
-    /// Do not offer NDR64 in the bind.
-    #[arg(long)]
-    pub no_ndr64: bool,
-    /// Do not offer bind-time feature negotiation.
-    #[arg(long)]
-    pub no_btfn: bool,
-    /// Do not set the concurrent-multiplex flag.
-    #[arg(long)]
-    pub no_mux: bool,
+    #[command(flatten)]
+    pub rpc: RpcFlags,
     /// Runtime threads for the generator (1 keeps it off the host's cores).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
@@ -153,9 +143,7 @@ impl Plan {
         if a.threads == 0 || a.threads > cores.max(1) * 4 {
             bail!("--threads {} is out of range: give 1 to {}", a.threads, cores.max(1) * 4);
         }
-        if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-            bail!("--timeout {} is out of range: give 0 < SECONDS <= 3600", a.timeout);
-        }
+        let client = common::client_options(&a.rpc, a.timeout)?;
         let sku = match (&a.product, &a.sku) {
             (None, None) => products::resolve(DEFAULT_PRODUCT)?,
             (p, s) => products::select(p.as_deref(), s.as_deref())?,
@@ -173,11 +161,7 @@ impl Plan {
             per_connection: a.per_connection,
             duration: Duration::from_secs_f64(a.duration),
             threads: a.threads,
-            client: ClientOptions {
-                rpc: Options { offer_ndr64: !a.no_ndr64, use_ndr64: a.ndr64, btfn: !a.no_btfn, multiplex: !a.no_mux },
-                timeout: Duration::from_secs_f64(a.timeout),
-                ..ClientOptions::default()
-            },
+            client,
         })
     }
 }

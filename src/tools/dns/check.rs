@@ -3,17 +3,16 @@
 //! weighted random order among equals (RFC 2782, [`super::srv`]), each
 //! target's A/AAAA resolved through the same DNS server — then one real,
 //! fully verified activation against the first host that answers
-//! ([`crate::native::kms_client`]). Exit status 0 only if a host activated.
+//! ([`crate::tools::kms_client`]). Exit status 0 only if a host activated.
 use std::vec;
 use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
-use super::names::{DomainName, server_addr};
+use crate::dns::names::{DomainName, server_addr};
 use super::srv::{self, SrvTarget};
 use crate::client::RequestBuilder;
-use crate::native::activate::{now, random_workstation};
-use crate::native::kms_client::{ClientOptions, KmsConnection};
-use crate::native::products;
-use anyhow::bail;
+use crate::tools::common::{self, now, random_workstation};
+use crate::tools::kms_client::{ClientOptions, KmsConnection};
+use crate::tools::products;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
@@ -100,10 +99,8 @@ impl Plan {
         let domain = DomainName::parse("--domain", &a.domain).map_err(anyhow::Error::msg)?;
         let server = a.server.as_deref().map(|s| server_addr("--server", s)).transpose().map_err(anyhow::Error::msg)?;
         let sku = products::select(Some(&a.product), None)?;
-        if !(a.timeout > 0.0 && a.timeout <= 300.0) {
-            bail!("--timeout {} is out of range: give 0 < SECONDS <= 300", a.timeout);
-        }
-        Ok(Plan { domain, server, sku, timeout: Duration::from_secs_f64(a.timeout) })
+        let timeout = common::timeout(a.timeout, 300.0)?;
+        Ok(Plan { domain, server, sku, timeout })
     }
 }
 
@@ -146,7 +143,7 @@ fn resolver(plan: &Plan) -> anyhow::Result<TokioResolver> {
 
 /// Runs the discovery and the activation; the report says how far it got.
 pub async fn execute(plan: &Plan) -> CheckReport {
-    let owner = format!("{}.{}", super::SRV_LABEL, plan.domain.fqdn());
+    let owner = format!("{}.{}", crate::dns::SRV_LABEL, plan.domain.fqdn());
     let mut report = CheckReport {
         owner: owner.clone(),
         dns_server: plan.server.map_or("system".into(), |s| s.to_string()),

@@ -4,15 +4,10 @@
 //! and `dnscmd /recordadd` (Windows DNS Server).
 use std::prelude::rust_2024::String;
 use std::format;
-use super::names::{DomainName, host_fqdn};
-use super::SRV_LABEL;
-use crate::native::kms_client::DEFAULT_PORT;
+use crate::dns::names::{DomainName, host_fqdn};
+use crate::dns::{DEFAULT_TTL, MAX_TTL, SRV_LABEL};
+use crate::tools::kms_client::DEFAULT_PORT;
 use serde::Serialize;
-
-/// The TTL Microsoft's own KMS hosts give the record.
-pub const DEFAULT_TTL: u32 = 3600;
-/// One week; SRV records for a host that moves should not live longer.
-pub const MAX_TTL: u32 = 604_800;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,0 +1,113 @@
+//! One request as the registry keeps it, and how a group of them is
+//! written to SQLite. Both the journal (replaying at start-up, in
+//! [`super::journal::recover`]) and the registry thread ([`super::writer`])
+//! apply records; keeping the shared part here lets the writer import the
+//! journal without the journal importing the writer.
+use std::prelude::rust_2024::{String, ToString, Vec};
+use std::format;
+use crate::kms::Version;
+use crate::registry;
+use crate::Guid;
+use rusqlite::{Connection, params};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Key in the `host` table: the sequence number of the last record applied.
+pub const APPLIED_KEY: &str = "journal_applied";
+
+/// One request as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub cmid: Guid,
+    pub kms_id: Guid,
+    pub application: Guid,
+    pub sku: Guid,
+    pub workstation: String,
+    /// Client IP address.
+    pub remote: IpAddr,
+    pub license_status: u32,
+    pub protocol: Version,
+    /// Unix seconds.
+    pub now: i64,
+    /// 0 when granted.
+    pub hresult: u32,
+}
+
+/// Writes a batch in one transaction: each client row, and the counters
+/// and activity buckets summed over the batch (one statement per counter,
+/// not per request).
+/// With `applied`, the journal sequence number of the last record is stored
+/// in the same transaction.
+pub fn write_batch<'a>(
+    conn: &mut Connection,
+    records: impl Iterator<Item = &'a Record>,
+    applied: Option<u64>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let (mut total, mut failed) = (0i64, 0i64);
+    let mut by_status: HashMap<u32, i64> = HashMap::new();
+    let mut activity: HashMap<i64, (i64, i64)> = HashMap::new();
+    {
+        // One row write per client however many of its requests the group
+        // holds (a busy group often has several per machine).
+        let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64)> = HashMap::new();
+        let mut order: Vec<(Guid, Guid)> = Vec::new();
+        for r in records {
+            let key = (r.cmid, r.kms_id);
+            match clients.get_mut(&key) {
+                Some(c) => {
+                    c.0 = r;
+                    c.2 += 1;
+                }
+                None => {
+                    clients.insert(key, (r, r.now, 1));
+                    order.push(key);
+                }
+            }
+            let refused = r.hresult != 0;
+            total += 1;
+            failed += i64::from(refused);
+            *by_status.entry(r.license_status).or_default() += 1;
+            let bucket = activity.entry(r.now.div_euclid(3600)).or_default();
+            if refused {
+                bucket.1 += 1;
+            } else {
+                bucket.0 += 1;
+            }
+        }
+        let mut upsert = tx.prepare_cached(registry::UPSERT_CLIENT_REQUESTS)?;
+        for key in &order {
+            let (r, first, n) = clients[key];
+            upsert.execute(params![
+                r.cmid.to_string(),
+                r.kms_id.to_string(),
+                r.application.to_string(),
+                r.sku.to_string(),
+                r.workstation,
+                r.remote.to_string(),
+                r.license_status,
+                r.protocol.to_string(),
+                first,
+                r.hresult,
+                r.now,
+                n,
+            ])?;
+        }
+        let mut add = tx.prepare_cached(registry::ADD_COUNTER)?;
+        add.execute(params![registry::counters::TOTAL, total])?;
+        if failed > 0 {
+            add.execute(params![registry::counters::FAILED, failed])?;
+        }
+        for (status, n) in &by_status {
+            add.execute(params![format!("{}{status}", registry::counters::LICENSE_STATUS_PREFIX), n])?;
+        }
+        let mut bump = tx.prepare_cached(registry::BUMP_ACTIVITY)?;
+        for (hour, (ok, failed)) in &activity {
+            bump.execute(params![hour, ok, failed])?;
+        }
+        if let Some(seq) = applied {
+            tx.prepare_cached(registry::SET_HOST)?.execute(params![APPLIED_KEY, seq.to_string()])?;
+        }
+    }
+    tx.commit()
+}
