@@ -1,12 +1,13 @@
-//! An in-process KMS host for the CLI tests, built from the sans-IO core
+//! An in-process KMS host for the client tests, built from the sans-IO core
 //! (`host::Connection` + `policy::decide`), so the client tools are tested
 //! over real loopback sockets without depending on `kmsedge serve`.
-#![allow(dead_code)]
+//!
+//! All the fake host asks of the core is in [`open`] and [`exchange`]: when
+//! the core's API changes, those two change and nothing else.
 use kmsedge::epid::Epid;
 use kmsedge::host::{Config, Connection, Event, MAX_REPLY, Policy, policy};
 use kmsedge::kms::ResponseRandom;
 use std::net::SocketAddr;
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -102,12 +103,60 @@ impl Drop for TestHost {
     }
 }
 
-/// One connection: bytes in, `Connection` events out, decisions by policy.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, cfg: HostConfig, answered: Arc<AtomicU64>) {
-    let mut conn = Box::new(Connection::new(cfg.config, rand::random::<u32>()));
+// ------------------------------------------------------ the core, sans IO
+
+/// A new core connection for one accepted socket.
+fn open(cfg: &HostConfig) -> Box<Connection> {
+    // Boxed: the connection state is large for an async task's stack.
+    Box::new(Connection::new(cfg.config, rand::random::<u32>()))
+}
+
+/// Feeds the bytes of one read to the core and runs it until it needs more,
+/// deciding each activation by `cfg.policy` → (bytes to send, close after
+/// sending them).
+fn exchange(conn: &mut Connection, cfg: &HostConfig, data: &[u8], answered: &AtomicU64) -> (Vec<u8>, bool) {
     let epid = Epid::parse(EPID).unwrap();
-    let mut buf = [0u8; 4096];
+    let mut send = Vec::new();
     let mut out = [0u8; MAX_REPLY];
+    let mut off = 0;
+    while off < data.len() {
+        off += conn.receive(&data[off..]);
+        loop {
+            match conn.poll(&mut out) {
+                Event::NeedData => break,
+                Event::Transmit { len, close } => {
+                    send.extend_from_slice(&out[..len]);
+                    if close {
+                        return (send, true);
+                    }
+                }
+                Event::Activation(a) => {
+                    let now = kmsedge::native::activate::now();
+                    let decision = policy::decide(&a.request, now, &cfg.policy, 0, epid, HWID);
+                    let random = ResponseRandom { salt: rand::random(), iv: rand::random() };
+                    let len = conn.answer(&decision, &random, &mut out);
+                    if cfg.behaviour == Behaviour::Tamper {
+                        // 8 bytes before the end of the message (just before
+                        // the 4-byte return value): the MAC for V4, the last
+                        // cipher block for V5/V6.
+                        out[len - 12] ^= 0x55;
+                    }
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    send.extend_from_slice(&out[..len]);
+                }
+                Event::Close(_) => return (send, true),
+            }
+        }
+    }
+    (send, false)
+}
+
+// ------------------------------------------------------------------ the IO
+
+/// One connection: bytes in, replies out, until either side closes.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, cfg: HostConfig, answered: Arc<AtomicU64>) {
+    let mut conn = open(&cfg);
+    let mut buf = [0u8; 4096];
     loop {
         let n = match sock.read(&mut buf).await {
             Ok(0) | Err(_) => return,
@@ -116,67 +165,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, cfg: HostConf
         if cfg.behaviour == Behaviour::Silent {
             continue;
         }
-        let mut off = 0;
-        while off < n {
-            off += conn.receive(&buf[off..n]);
-            loop {
-                match conn.poll(&mut out) {
-                    Event::NeedData => break,
-                    Event::Transmit { len, close } => {
-                        if sock.write_all(&out[..len]).await.is_err() || close {
-                            return;
-                        }
-                    }
-                    Event::Activation(a) => {
-                        let now = kmsedge::native::activate::now();
-                        let decision = policy::decide(&a.request, now, &cfg.policy, 0, epid, HWID);
-                        let random = ResponseRandom { salt: rand::random(), iv: rand::random() };
-                        let len = conn.answer(&decision, &random, &mut out);
-                        if cfg.behaviour == Behaviour::Tamper {
-                            // 8 bytes before the end of the message (just before
-                            // the 4-byte return value): the MAC for V4, the last
-                            // cipher block for V5/V6.
-                            out[len - 12] ^= 0x55;
-                        }
-                        answered.fetch_add(1, Ordering::SeqCst);
-                        if sock.write_all(&out[..len]).await.is_err() {
-                            return;
-                        }
-                    }
-                    Event::Close(_) => return,
-                }
-            }
+        let (send, close) = exchange(&mut conn, &cfg, &buf[..n], &answered);
+        if (!send.is_empty() && sock.write_all(&send).await.is_err()) || close {
+            return;
         }
     }
-}
-
-/// Runs the `kmsedge` binary.
-pub fn kmsedge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kmsedge")).args(args).output().expect("run kmsedge")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit code 0 and JSON on stdout.
-pub fn json_ok(args: &[&str]) -> serde_json::Value {
-    let o = kmsedge(args);
-    assert!(o.status.success(), "{args:?} failed: {}\n{}", stderr(&o), stdout(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: bad JSON {e}: {}", stdout(&o)))
-}
-
-/// Exit code 1 and exactly one line on stderr, `kmsedge: …`; returns it.
-pub fn one_line_error(args: &[&str]) -> String {
-    let o = kmsedge(args);
-    assert_eq!(o.status.code(), Some(1), "{args:?} should fail: {}{}", stdout(&o), stderr(&o));
-    let err = stderr(&o);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {err:?}");
-    assert!(lines[0].starts_with("kmsedge: "), "{err}");
-    lines[0].to_string()
 }
