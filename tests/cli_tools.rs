@@ -1,9 +1,10 @@
 //! `kmsedge activate`, `bench` and `products` end to end: the binary over
 //! loopback TCP against an in-process host built from the core
-//! (tests/cli_support), plus the client library on its own.
-mod cli_support;
+//! (tests/support/fake_host.rs), plus the client library on its own.
+mod support;
 
-use cli_support::{Behaviour, EPID, HWID_HEX, HostConfig, TestHost, json_ok, kmsedge, one_line_error, stderr, stdout};
+use support::bin::{json_ok, one_line_error, run, stderr, stdout};
+use support::fake_host::{self, Behaviour, EPID, HWID_HEX, HostConfig, TestHost};
 use kmsedge::HResult;
 use kmsedge::client::{ClientError, Options, RequestBuilder};
 use kmsedge::host::{Config, CountPolicy, Policy, Scope};
@@ -175,7 +176,7 @@ fn activate_fixed_request_fields() {
 #[test]
 fn activate_text_shows_request_response_and_checks() {
     let h = host();
-    let o = kmsedge(&["activate", &h.target(), "--product", "Windows Server 2022 Datacenter", "--protocol", "6"]);
+    let o = run(&["activate", &h.target(), "--product", "Windows Server 2022 Datacenter", "--protocol", "6"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for needle in [
@@ -204,7 +205,7 @@ fn activate_refusals_exit_nonzero_with_the_hresult() {
     let t = h.target();
     let e = one_line_error(&["activate", &t, "--product", "Windows 10/11 Pro", "--time", "now-5h"]);
     assert!(e.contains("0xC004F06C") && e.contains("SL_E_VL_INVALID_TIMESTAMP"), "{e}");
-    let o = kmsedge(&["activate", &t, "--product", "Windows 10/11 Pro", "--time", "now+5h", "--json"]);
+    let o = run(&["activate", &t, "--product", "Windows 10/11 Pro", "--time", "now+5h", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["ok"], false);
@@ -226,7 +227,7 @@ fn activate_refusals_exit_nonzero_with_the_hresult() {
 #[test]
 fn activate_count_below_n_policy_fails() {
     let h = host_with(|c| c.policy = Policy { count: CountPolicy::Fixed(3), ..Policy::default() });
-    let o = kmsedge(&["activate", &h.target(), "--product", "Office Professional Plus 2019", "--json"]);
+    let o = run(&["activate", &h.target(), "--product", "Office Professional Plus 2019", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("0xC004F038 (SL_E_VL_NOT_ENOUGH_COUNT)"), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -249,7 +250,7 @@ fn activate_rejects_tampered_responses() {
     let e = one_line_error(&["activate", &t, "--product", "Windows 7 Professional", "--protocol", "4"]);
     assert!(e.contains("V4 MAC does not match"), "{e}");
     for v in ["5", "6"] {
-        let o = kmsedge(&["activate", &t, "--product", "Windows 10/11 Pro", "--protocol", v, "--json"]);
+        let o = run(&["activate", &t, "--product", "Windows 10/11 Pro", "--protocol", v, "--json"]);
         assert_eq!(o.status.code(), Some(1), "v{v}");
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(r["requests"][0]["ok"], false);
@@ -352,7 +353,7 @@ fn bench_counts_every_activation() {
     let opened = r["connections_opened"].as_u64().unwrap();
     assert!((10..=12).contains(&opened), "{opened} connections");
 
-    let o = kmsedge(&[
+    let o = run(&[
         "bench",
         &t,
         "-c",
@@ -408,7 +409,7 @@ fn bench_reports_failures_and_refuses_unbounded_runs() {
 
 #[test]
 fn products_shows_gvlk_and_commands() {
-    let o = kmsedge(&["products", "windows 11 pro"]);
+    let o = run(&["products", "windows 11 pro"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for needle in [
@@ -427,7 +428,7 @@ fn products_shows_gvlk_and_commands() {
     }
     assert!(!out.contains("Office"), "{out}");
 
-    let o = kmsedge(&["products", "office", "2021", "--host", "kms.corp.example", "--port", "1700"]);
+    let o = run(&["products", "office", "2021", "--host", "kms.corp.example", "--port", "1700"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for needle in [
@@ -514,7 +515,7 @@ fn library_connection_over_any_stream() {
         let cfg =
             HostConfig { policy: Policy { max_time_skew: Some(60), ..Policy::default() }, ..HostConfig::default() };
         let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        tokio::spawn(cli_support::serve(server, cfg, answered.clone()));
+        tokio::spawn(fake_host::serve(server, cfg, answered.clone()));
         let mut conn = KmsConnection::handshake(client, &ClientOptions::default()).await.unwrap();
         assert!(conn.used_alter_context());
         assert_eq!(conn.syntax(), Syntax::Ndr32);
@@ -528,7 +529,7 @@ fn library_connection_over_any_stream() {
         assert!(r.response.is_none());
         let r = conn.activate(&good).await.unwrap();
         assert!(r.is_activated(), "{:?}", r.verdict);
-        assert_eq!(r.response.unwrap().hwid, Some(cli_support::HWID));
+        assert_eq!(r.response.unwrap().hwid, Some(fake_host::HWID));
         assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 2);
     });
     let h = host_with(|c| c.behaviour = Behaviour::Silent);

@@ -4,9 +4,11 @@
 //! The KMS host is the real `kmsedge serve`; the publisher runs in the test
 //! process through its public API ([`Publisher`]), exactly as serve drives
 //! it, so its log lines and status can be inspected directly.
-mod dns_support;
+mod support;
 
-use dns_support::*;
+use support::bin::run;
+use support::dns::*;
+use support::serve::Serve;
 use kmsedge::native::dns::config::{PublishArgs, PublishSettings};
 use kmsedge::native::dns::Publisher;
 use std::io::Write;
@@ -68,7 +70,7 @@ const FAILED: &str = "DNS SRV update failed; KMS service continues, retrying wit
 async fn published_record_is_visible_check_activates_through_it_and_shutdown_removes_it() {
     let z = zone("publish");
     let host = format!("kms1.{z}");
-    let kms = Serve::start(&[]);
+    let kms = Serve::start_temp(&[]);
     let logs = Captured::default();
     let _g = logs.install();
     let s = settings(&z, "kms1", Some(&key_file()), |a| {
@@ -137,7 +139,7 @@ async fn publishing_off_sends_nothing() {
 #[tokio::test]
 async fn a_wrong_key_is_reported_once_with_its_cause_and_retried_while_kms_serves() {
     let z = zone("badkey");
-    let kms = Serve::start(&[]);
+    let kms = Serve::start_temp(&[]);
     let logs = Captured::default();
     let _g = logs.install();
     let before = serial(&z).await;
@@ -225,7 +227,7 @@ async fn stale_records_of_this_host_are_replaced_and_other_hosts_kept() {
 #[tokio::test]
 async fn check_tries_lowest_priority_first_and_falls_over_like_a_client() {
     let z = zone("failover");
-    let kms = Serve::start(&[]);
+    let kms = Serve::start_temp(&[]);
     let dead = format!("dead.{z}.");
     let live = format!("live.{z}.");
     let closed = closed_port();
@@ -245,7 +247,7 @@ async fn check_tries_lowest_priority_first_and_falls_over_like_a_client() {
     assert_eq!(r["answered_by"]["port"], kms.kms.port());
     // Text output names the host that answered.
     let server = server().to_string();
-    let o = kmsedge(&["dns", "check", "--domain", &z, "--server", &server, "--timeout", "3"]);
+    let o = run(&["dns", "check", "--domain", &z, "--server", &server, "--timeout", "3"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     assert!(text.contains(&format!("Answered by {live} (127.0.0.1:{})", kms.kms.port())), "{text}");

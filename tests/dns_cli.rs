@@ -1,32 +1,13 @@
 //! `kmsedge dns record` and the argument checks of `kmsedge dns check`:
 //! the real binary, no DNS server needed (the BIND-backed tests are
 //! tests/dns.rs and tests/dns_serve.rs, run by scripts/test-dns.sh).
-use std::process::{Command, Output, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kmsedge");
-
-fn kmsedge(args: &[&str]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("kmsedge {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
+use support::bin::run;
 
 fn one_line_error(args: &[&str]) -> String {
-    let o = kmsedge(args);
+    let o = run(args);
     assert!(!o.status.success(), "{args:?} succeeded");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
@@ -36,7 +17,7 @@ fn one_line_error(args: &[&str]) -> String {
 
 #[test]
 fn record_prints_the_three_forms() {
-    let o = kmsedge(&["dns", "record", "--domain", "Corp.Example.com", "--host", "kms1"]);
+    let o = run(&["dns", "record", "--domain", "Corp.Example.com", "--host", "kms1"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = out.lines().collect();
@@ -50,7 +31,7 @@ fn record_prints_the_three_forms() {
 
 #[test]
 fn record_takes_every_field_and_prints_json() {
-    let o = kmsedge(&[
+    let o = run(&[
         "dns", "record", "--domain", "kms.test", "--host", "h.other.test.", "--port", "11688", "--priority", "10", "--weight", "60", "--ttl", "600", "--json",
     ]);
     assert!(o.status.success());
@@ -70,9 +51,9 @@ fn bad_names_and_numbers_are_one_line_errors() {
     assert!(e.contains("--host \"192.0.2.7\" is an address"), "{e}");
     let e = one_line_error(&["dns", "record", "--domain", "example.com", "--host=-kms"]);
     assert!(e.contains("--host"), "{e}");
-    let o = kmsedge(&["dns", "record", "--domain", "example.com", "--host", "kms", "--port", "0"]);
+    let o = run(&["dns", "record", "--domain", "example.com", "--host", "kms", "--port", "0"]);
     assert!(!o.status.success());
-    let o = kmsedge(&["dns", "record", "--domain", "example.com", "--host", "kms", "--ttl", "0"]);
+    let o = run(&["dns", "record", "--domain", "example.com", "--host", "kms", "--ttl", "0"]);
     assert!(!o.status.success());
 
     let e = one_line_error(&["dns", "check", "--domain", "exa_mple.com"]);
@@ -91,7 +72,7 @@ fn check_against_a_silent_server_fails_in_bounded_time() {
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let t = Instant::now();
-    let o = kmsedge(&["dns", "check", "--domain", "kms.test", "--server", &addr, "--timeout", "0.5", "--json"]);
+    let o = run(&["dns", "check", "--domain", "kms.test", "--server", &addr, "--timeout", "0.5", "--json"]);
     assert!(!o.status.success());
     assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

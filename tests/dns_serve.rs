@@ -3,9 +3,11 @@
 //! start (visible to a resolver, `dns check` activates through it), removed
 //! on SIGTERM, nothing sent with publishing off, and a wrong TSIG key
 //! logged once with its cause while KMS keeps being served.
-mod dns_support;
+mod support;
 
-use dns_support::*;
+use support::bin::run;
+use support::dns::*;
+use support::serve::Serve;
 use std::time::Duration;
 
 fn dns_flags<'a>(server: &'a str, zone: &'a str, key: &'a str) -> Vec<&'a str> {
@@ -22,7 +24,7 @@ async fn serve_publishes_on_start_and_removes_on_sigterm() {
     let key = key_file().display().to_string();
     let mut args = dns_flags(&server, &z, &key);
     args.extend(["--dns-publish", "true", "--dns-address", "127.0.0.1", "--dns-ttl", "300"]);
-    let serve = Serve::start(&args);
+    let serve = Serve::start_temp(&args);
     let ev = serve.wait_event("DNS SRV record published", Duration::from_secs(15));
     let line = format!("_vlmcs._tcp.{z}. 300 IN SRV 0 0 {} {host}", serve.kms.port());
     assert_eq!(ev["fields"]["record"], line);
@@ -39,7 +41,7 @@ async fn serve_publishes_on_start_and_removes_on_sigterm() {
     assert_eq!(r["answered_by"]["target"], host);
     assert_eq!(r["answered_by"]["address"], serve.kms.to_string());
 
-    let (status, log) = serve.stop();
+    let (status, log) = serve.stop_with_log();
     assert!(status.success(), "serve exited with {status}:\n{log}");
     assert!(log.contains("DNS SRV record removed"), "{log}");
     assert!(srv(&z).await.is_empty(), "SRV still there after SIGTERM");
@@ -54,13 +56,13 @@ async fn serve_with_publishing_off_sends_nothing() {
     let key = key_file().display().to_string();
     let mut args = dns_flags(&server, &z, &key);
     args.extend(["--dns-publish", "false"]);
-    let serve = Serve::start(&args);
+    let serve = Serve::start_temp(&args);
     assert!(activates(serve.kms));
     let st = serve.status();
     assert_eq!(st["dns"]["publishing"], false);
     assert_eq!(st["dns"]["state"], "off");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, log) = serve.stop();
+    let (status, log) = serve.stop_with_log();
     assert!(status.success(), "{log}");
     assert!(!log.contains("DNS SRV"), "publishing is off but the log mentions it:\n{log}");
     assert_eq!(serial(&z).await, before, "the zone changed although publishing is off");
@@ -75,7 +77,7 @@ async fn serve_with_a_wrong_key_logs_the_cause_once_and_keeps_serving() {
     let key = wrong_key_file().display().to_string();
     let mut args = dns_flags(&server, &z, &key);
     args.extend(["--dns-publish", "true"]);
-    let mut serve = Serve::start(&args);
+    let mut serve = Serve::start_temp(&args);
     let ev = serve.wait_event(FAILED, Duration::from_secs(15));
     assert_eq!(ev["level"], "WARN");
     let cause = ev["fields"]["cause"].as_str().unwrap();
@@ -93,7 +95,7 @@ async fn serve_with_a_wrong_key_logs_the_cause_once_and_keeps_serving() {
     assert!(activates(serve.kms));
     assert!(srv(&z).await.is_empty());
     assert_eq!(serial(&z).await, before);
-    let (status, log) = serve.stop();
+    let (status, log) = serve.stop_with_log();
     assert!(status.success(), "{log}");
 }
 
@@ -110,7 +112,7 @@ fn bad_dns_flags_stop_serve_with_one_line() {
         let d = data.path().display().to_string();
         let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--http", "off", "--data", &d];
         args.extend(flags.iter().copied());
-        let o = kmsedge(&args);
+        let o = run(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{flags:?} was accepted");
         assert!(err.contains(want), "{flags:?}: {err}");

@@ -4,13 +4,13 @@
 //! `kmsedge bridge`, credentials, the shared count, malformed input on both
 //! paths, and the admin API. `tests/edge_restart.rs` continues after a
 //! restart of `wrangler dev`.
-#[path = "edge_support/mod.rs"]
 mod support;
 
 use kmsedge::api::{Activity, ClientPage};
 use serde_json::json;
 use std::time::Duration;
-use support::*;
+use support::bin::command;
+use support::edge::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -369,7 +369,7 @@ async fn bridge_retries_a_dead_tunnel_boundedly_and_closes_idle_clients() {
     let (paris, paris_secret) = branch(&edge, 0);
     // A port nothing listens on.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut child = kmsedge()
+    let mut child = command()
         .args(["bridge", "--listen", "127.0.0.1:0", "--url", &format!("ws://{dead}/"), "--token", &paris_secret])
         .args(["--retries", "2", "--connect-timeout", "2"])
         .stdin(std::process::Stdio::null())
@@ -447,7 +447,7 @@ async fn perf_connect_port_and_tunnel() {
             let args = ["bench", &target, "-n", "400", "-c", c, "-r", r, "-d", "120", "--json"];
             let out = tokio::task::spawn_blocking({
                 let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-                move || kmsedge().args(&args).output().unwrap()
+                move || command().args(&args).output().unwrap()
             })
             .await
             .unwrap();

@@ -1,10 +1,9 @@
 //! After tests/edge.rs and a restart of `wrangler dev` on the same local
 //! persistence directory (scripts/test-edge.sh does both): the registry's
 //! count and the host identity survived, and counting carries on from them.
-#[path = "edge_support/mod.rs"]
 mod support;
 
-use support::*;
+use support::edge::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_count_and_identity_survive_a_restart() {

@@ -4,11 +4,10 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-mod common;
-mod inspect_support;
+mod support;
 
-use common::{Vector, vectors};
-use inspect_support as cap;
+use support::capture as cap;
+use support::vectors::{Vector, vector, vectors};
 use kmsedge::inspect::{
     self, Direction, ErrorKind, Item, ItemKind, KmsResponse, Outcome, RequestIntegrity, ResponseBody, SyntaxKind,
     SyntaxSource, Verdict,
@@ -276,7 +275,7 @@ fn tampering_is_reported_not_hidden() {
 
 #[test]
 fn every_truncation_names_its_offset() {
-    let v = vectors().into_iter().find(|v| v.name == "v6_win10_enterprise_ndr64").unwrap();
+    let v = vector("v6_win10_enterprise_ndr64");
     let bytes = stream(&v);
     let ends: Vec<usize> = v.pdus.iter().scan(0, |at, p| {
         *at += p.bytes.len();
@@ -300,7 +299,7 @@ fn every_truncation_names_its_offset() {
 
 #[test]
 fn malformed_pdus() {
-    let v = vectors().into_iter().find(|v| v.name == "v5_win8_enterprise_ndr32").unwrap();
+    let v = vector("v5_win8_enterprise_ndr32");
     let bytes = stream(&v);
     let first = v.pdus[0].bytes.len();
     let second = first + v.pdus[1].bytes.len();
@@ -371,7 +370,7 @@ fn faults_and_refusals_by_name() {
 
 #[test]
 fn hex_forms_all_give_the_same_bytes() {
-    let v = vectors().into_iter().find(|v| v.name == "v4_win7_professional_ndr32").unwrap();
+    let v = vector("v4_win7_professional_ndr32");
     let bytes = stream(&v);
     let plain: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     let spaced: String = bytes.iter().map(|b| format!("{b:02x} ")).collect();
@@ -399,8 +398,7 @@ mod captures {
     use kmsedge::report;
 
     fn frames(v: &Vector, sport: u16) -> Vec<Vec<u8>> {
-        let pdus: Vec<(bool, Vec<u8>)> = v.pdus.iter().map(|p| (p.c2s, p.bytes.clone())).collect();
-        cap::conversation_frames(&pdus, 49_700, sport)
+        cap::conversation_frames(&v.directed(), 49_700, sport)
     }
 
     #[test]
@@ -437,7 +435,7 @@ mod captures {
 
     #[test]
     fn a_host_on_another_port_is_found_by_its_bind() {
-        let v = vectors().into_iter().find(|v| v.name == "v6_win10_enterprise_ndr64").unwrap();
+        let v = vector("v6_win10_enterprise_ndr64");
         let c = capture::read(&cap::pcap(&frames(&v, 11688))).unwrap();
         assert_eq!(c.conversations.len(), 1);
         assert_eq!(c.conversations[0].server.port(), 11688);
@@ -446,7 +444,7 @@ mod captures {
 
     #[test]
     fn ipv6_and_unrelated_traffic() {
-        let v = vectors().into_iter().find(|v| v.name == "v4_win7_professional_ndr32").unwrap();
+        let v = vector("v4_win7_professional_ndr32");
         let (c6, s6) = ([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         let mut frames = vec![cap::frame4([10, 0, 0, 9], [10, 0, 0, 1], 5555, 80, 1, cap::ACK, b"GET / HTTP/1.1\r\n\r\n")];
         let mut seq = [100u32, 900u32];
@@ -467,7 +465,7 @@ mod captures {
 
     #[test]
     fn holes_and_bad_files_are_explained() {
-        let v = vectors().into_iter().find(|v| v.name == "v5_win8_enterprise_ndr32").unwrap();
+        let v = vector("v5_win8_enterprise_ndr32");
         let mut frames = frames(&v, 1688);
         // Drop the server's first data segment: its stream has a hole.
         let lost = frames.iter().position(|f| f[34..36] == 1688u16.to_be_bytes() && f.len() > 54).unwrap();
@@ -492,7 +490,7 @@ mod captures {
 
     #[test]
     fn json_and_text_reports() {
-        let v = vectors().into_iter().find(|v| v.name == "v6_win10_enterprise_ndr64").unwrap();
+        let v = vector("v6_win10_enterprise_ndr64");
         let hex: String = stream(&v).iter().map(|b| format!("{b:02x}")).collect();
         let r = report::from_hex(&hex);
         let j: Value = serde_json::from_str(&r.to_json()).unwrap();

@@ -2,35 +2,25 @@
 //! captures and hex files with `--file`, `--json`, and one-line errors.
 #![cfg(feature = "native")]
 
-mod common;
-mod inspect_support;
+mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+use support::bin::{run, run_with_input};
+use support::capture;
+use support::vectors::{Vector, vector};
 
 fn kmsedge(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsedge"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    match stdin {
+        Some(input) => run_with_input(args, input.as_bytes()),
+        None => run(args),
+    }
 }
 
 fn out(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
-fn vector(name: &str) -> common::Vector {
-    common::vectors().into_iter().find(|v| v.name == name).unwrap()
-}
-
-fn hex_of(v: &common::Vector) -> String {
+fn hex_of(v: &Vector) -> String {
     v.pdus.iter().map(|p| p.bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
@@ -71,9 +61,8 @@ fn stdin_and_json() {
 #[test]
 fn capture_files() {
     let v = vector("v6_win10_enterprise_ndr32");
-    let pdus: Vec<(bool, Vec<u8>)> = v.pdus.iter().map(|p| (p.c2s, p.bytes.clone())).collect();
-    let frames = inspect_support::conversation_frames(&pdus, 49_700, 1688);
-    for (name, bytes) in [("c.pcap", inspect_support::pcap(&frames)), ("c.pcapng", inspect_support::pcapng(&frames))] {
+    let frames = capture::conversation_frames(&v.directed(), 49_700, 1688);
+    for (name, bytes) in [("c.pcap", capture::pcap(&frames)), ("c.pcapng", capture::pcapng(&frames))] {
         let path = temp_file(name, &bytes);
         let o = kmsedge(&["decode", "--file", path.to_str().unwrap()], None);
         let (stdout, stderr) = out(&o);

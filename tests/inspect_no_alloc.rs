@@ -5,10 +5,10 @@
 //! runs on the thread.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+mod support;
 
 use kmsedge::inspect::{self, ItemKind, ResponseBody};
-use common::counting::{Counting, allocations};
+use support::alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -16,7 +16,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn decoding_allocates_nothing() {
     // Inputs are prepared (and allocated) before counting starts.
-    let texts: Vec<String> = common::vectors()
+    let texts: Vec<String> = support::vectors::vectors()
         .iter()
         .map(|v| v.pdus.iter().map(|p| p.bytes.iter().map(|b| format!("{b:02x} ")).collect::<String>()).collect())
         .collect();

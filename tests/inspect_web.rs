@@ -7,8 +7,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-mod common;
-mod inspect_support;
+mod support;
 
 #[test]
 fn version_is_the_crate_version() {
@@ -99,7 +98,7 @@ fn dns_helper() {
 #[cfg(feature = "web-decoder")]
 #[test]
 fn decode_hex_every_vector() {
-    for v in common::vectors() {
+    for v in support::vectors::vectors() {
         let hex: Vec<String> = v.pdus.iter().map(|p| p.bytes.iter().map(|b| format!("{b:02X}")).collect()).collect();
         let r = json(web::decode_hex(&hex.join("\n")));
         assert_eq!(r["ok"], true, "{}", v.name);
@@ -120,10 +119,9 @@ fn decode_hex_every_vector() {
 #[cfg(feature = "web-decoder")]
 #[test]
 fn decode_file_reads_captures_and_reports_errors() {
-    let v = common::vectors().into_iter().find(|v| v.name == "v6_office2021_proplus_ndr64").unwrap();
-    let pdus: Vec<(bool, Vec<u8>)> = v.pdus.iter().map(|p| (p.c2s, p.bytes.clone())).collect();
-    let frames = inspect_support::conversation_frames(&pdus, 49_700, 1688);
-    for file in [inspect_support::pcap(&frames), inspect_support::pcapng(&frames)] {
+    let v = support::vectors::vector("v6_office2021_proplus_ndr64");
+    let frames = support::capture::conversation_frames(&v.directed(), 49_700, 1688);
+    for file in [support::capture::pcap(&frames), support::capture::pcapng(&frames)] {
         let r = json(web::decode_file(&file));
         assert_eq!(r["ok"], true, "{r}");
         let c = &r["conversations"][0];

@@ -5,8 +5,8 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-mod common;
-use common::{hex, vectors};
+mod support;
+use support::vectors::{Vector, hex, vector, vectors};
 use kmsedge::epid::Epid;
 use kmsedge::host::{CloseReason, Config, Connection, Decision, Event, Grant};
 use kmsedge::kms::ResponseRandom;
@@ -62,7 +62,7 @@ fn assert_valid_reply(pdu: &[u8]) {
     ));
 }
 
-fn client_stream(v: &common::Vector) -> Vec<u8> {
+fn client_stream(v: &Vector) -> Vec<u8> {
     v.pdus.iter().filter(|p| p.c2s).flat_map(|p| p.bytes.iter().copied()).collect()
 }
 
@@ -122,7 +122,7 @@ fn request_pdu(ctx: u16, opnum: u16, call_id: u32, flags: u8, stub: &[u8]) -> Ve
 
 /// A valid NDR64 stub for the V6 request of §9.5 (ctx 1 after the bind).
 fn v6_stub() -> Vec<u8> {
-    let v = vectors().into_iter().find(|v| v.name == "v6_win10_enterprise_ndr64").unwrap();
+    let v = vector("v6_win10_enterprise_ndr64");
     let req = v.pdus.iter().filter(|p| p.ptype == 0).nth(1).unwrap();
     req.bytes[24..].to_vec()
 }

@@ -4,7 +4,7 @@
 //! Kept alone in its own test binary so nothing else runs on the thread.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+mod support;
 
 use kmsedge::client::{Options, RequestBuilder, Session};
 use kmsedge::epid::Epid;
@@ -13,7 +13,7 @@ use kmsedge::kms::{self, Expect, ResponseRandom, Version};
 use kmsedge::time::FileTime;
 use kmsedge::wire::ndr::ResponseStub;
 use kmsedge::Guid;
-use common::counting::{Counting, allocations};
+use support::alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;

@@ -4,8 +4,8 @@
 //! exactly what was sent; refusals must arrive as the HRESULT sent.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
-use common::TestRng;
+mod support;
+use support::rng::TestRng;
 use kmsedge::catalog::{self, SKUS};
 use kmsedge::client::{ClientError, Options, RequestBuilder, Session};
 use kmsedge::epid;

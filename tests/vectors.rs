@@ -3,15 +3,15 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-mod common;
-use common::{Vector, vectors};
+mod support;
+use support::vectors::{Vector, request_syntax, stub, vectors};
 use kmsedge::crypto::{Block, KmsAes};
 use kmsedge::epid::{Epid, parse_hwid};
 use kmsedge::host::{Config, Connection, Decision, Event, Grant};
 use kmsedge::kms::response::ResponseRepr;
 use kmsedge::kms::{self, Expect, ResponseRandom, Version};
 use kmsedge::wire::ndr::ResponseStub;
-use kmsedge::wire::{Packet, Syntax};
+use kmsedge::wire::Packet;
 use kmsedge::client::{Options, Session};
 
 fn grant(v: &Vector) -> Grant {
@@ -23,13 +23,6 @@ fn grant(v: &Vector) -> Grant {
         activation_interval: e["activation_interval"].as_u64().unwrap() as u32,
         renewal_interval: e["renewal_interval"].as_u64().unwrap() as u32,
     }
-}
-
-/// The syntax of a request/response pair, from the request's context and
-/// the stub layout (NDR64 puts 4 zero bytes after the u32 size).
-fn stub_of(pdu: &[u8], _syntax: Syntax) -> &[u8] {
-    let len = Packet::new_checked(pdu).unwrap().frag_len() as usize;
-    &pdu[24..len]
 }
 
 /// Recovers the salt and response IV vlmcsd chose, so our host can be fed
@@ -49,11 +42,6 @@ fn recorded_random(resp_msg: &[u8], req_iv_decrypted: &Block) -> ResponseRandom 
     ResponseRandom { salt, iv }
 }
 
-fn request_syntax(conn_pdu: &[u8]) -> Syntax {
-    // Context 1 is NDR64 in every recording that offers it.
-    if Packet::new_checked(conn_pdu).unwrap().body()[4] == 1 { Syntax::Ndr64 } else { Syntax::Ndr32 }
-}
-
 #[test]
 fn host_reproduces_every_recorded_reply() {
     for v in vectors() {
@@ -70,10 +58,10 @@ fn host_reproduces_every_recorded_reply() {
                 Event::Activation(a) => {
                     let syntax = request_syntax(&c2s.bytes);
                     assert_eq!(a.syntax, syntax, "{}", v.name);
-                    let msg = syntax.decode_request(stub_of(&c2s.bytes, syntax)).unwrap();
+                    let msg = syntax.decode_request(stub(&c2s.bytes)).unwrap();
                     let opened = kms::open_request(msg).unwrap();
                     assert_eq!(a.request, opened.repr);
-                    let resp_msg = match syntax.decode_response(stub_of(&s2c.bytes, syntax)).unwrap() {
+                    let resp_msg = match syntax.decode_response(stub(&s2c.bytes)).unwrap() {
                         ResponseStub::Message(m) => m,
                         ResponseStub::Refused(hr) => panic!("{}: recorded refusal {hr}", v.name),
                     };
@@ -105,10 +93,10 @@ fn verifier_accepts_every_recorded_reply() {
         let e = v.expect();
         for pair in v.pdus.chunks(2).filter(|p| p[0].ptype == 0) {
             let syntax = request_syntax(&pair[0].bytes);
-            let msg = syntax.decode_request(stub_of(&pair[0].bytes, syntax)).unwrap();
+            let msg = syntax.decode_request(stub(&pair[0].bytes)).unwrap();
             let req = kms::open_request(msg).unwrap();
             let expect = Expect::for_request(&req.repr, &req.iv.iv);
-            let ResponseStub::Message(resp) = syntax.decode_response(stub_of(&pair[1].bytes, syntax)).unwrap() else {
+            let ResponseStub::Message(resp) = syntax.decode_response(stub(&pair[1].bytes)).unwrap() else {
                 panic!()
             };
             let opened = kmsedge::client::check_response(resp, &expect, req.repr.n_policy)
@@ -135,7 +123,7 @@ fn requests_carry_the_recorded_client_fields() {
     for v in vectors() {
         for pdu in v.pdus.iter().filter(|p| p.ptype == 0) {
             let syntax = request_syntax(&pdu.bytes);
-            let msg = syntax.decode_request(stub_of(&pdu.bytes, syntax)).unwrap();
+            let msg = syntax.decode_request(stub(&pdu.bytes)).unwrap();
             match kms::open_request(msg) {
                 Ok(req) => {
                     let r = &req.repr;
@@ -184,7 +172,7 @@ fn client_session_reproduces_vlmcs() {
         for (k, pair) in v.pdus[i..].chunks(2).enumerate() {
             s.set_use_ndr64(k > 0);
             let syntax = request_syntax(&pair[0].bytes);
-            let msg = syntax.decode_request(stub_of(&pair[0].bytes, syntax)).unwrap();
+            let msg = syntax.decode_request(stub(&pair[0].bytes)).unwrap();
             let req = kms::open_request(msg).unwrap();
             let mut sealed = [0u8; 260];
             let m = kms::seal_request(&req.repr, &req.iv.iv, &mut sealed);

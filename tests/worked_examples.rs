@@ -4,8 +4,8 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-mod common;
-use common::hex;
+mod support;
+use support::vectors::hex;
 use kmsedge::epid::Epid;
 use kmsedge::host::{Config, Connection, Decision, Event, Grant, Transmitted};
 use kmsedge::kms::{self, Expect, RequestRepr, ResponseRandom, ResponseRepr, Version, Workstation};

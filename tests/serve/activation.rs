@@ -2,7 +2,8 @@
 //! requests per connection, for a Windows client, a Windows Server and an
 //! Office product; the answers carry the stored identity and are recorded.
 use crate::client::{Client, Outcome, random_cmid, request, sku};
-use crate::support::{Serve, get_json};
+use crate::support::bin::run;
+use crate::support::serve::{Serve, get_json};
 use kmsedge::catalog;
 use kmsedge::kms::Version;
 use kmsedge::wire::Syntax;
@@ -103,7 +104,6 @@ fn several_listeners_ipv4_and_ipv6() {
 /// the command fail with the host's HRESULT.
 #[test]
 fn the_activate_command_against_serve() {
-    use std::process::Command;
     let tmp = tempfile::tempdir().unwrap();
     let host = Serve::start(tmp.path(), &[]);
     let status = get_json(&host.url("/api/status"), None);
@@ -120,7 +120,7 @@ fn the_activate_command_against_serve() {
                 if ndr64 {
                     args.push("--ndr64");
                 }
-                let out = Command::new(crate::support::BIN).args(&args).output().expect("run kmsedge activate");
+                let out = run(&args);
                 let stdout = String::from_utf8_lossy(&out.stdout);
                 assert!(out.status.success(), "{args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
                 let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -147,10 +147,7 @@ fn the_activate_command_against_serve() {
 
     // A client whose clock is five hours off is refused by the host's
     // default ±4 h check, and the command says so and fails.
-    let out = Command::new(crate::support::BIN)
-        .args(["activate", &target, "--product", "Windows 10/11 Enterprise", "--time", "now-5h"])
-        .output()
-        .unwrap();
+    let out = run(&["activate", &target, "--product", "Windows 10/11 Enterprise", "--time", "now-5h"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("0xC004F06C"), "{stderr}");

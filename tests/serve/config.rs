@@ -2,7 +2,8 @@
 //! line naming the problem and a non-zero exit; a good file is obeyed and
 //! flags override it.
 use crate::client::{Client, random_cmid, request, sku};
-use crate::support::{Serve, get_json, run_to_exit};
+use crate::support::bin::run;
+use crate::support::serve::{Serve, get_json, run_to_exit};
 use kmsedge::kms::Version;
 
 /// `kmsedge serve ARGS…` must fail: exit 1 and exactly one stderr line
@@ -85,7 +86,7 @@ fn the_file_is_obeyed_and_flags_override_it() {
 
 #[test]
 fn help_documents_every_option() {
-    let out = std::process::Command::new(crate::support::BIN).args(["serve", "--help"]).output().unwrap();
+    let out = run(&["serve", "--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in [

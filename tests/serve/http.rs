@@ -1,7 +1,7 @@
 //! The HTTP side: admin token, the JSON API's shapes, paging and filters,
 //! the page, products, metrics and health.
 use crate::client::{Client, random_cmid, request, sku};
-use crate::support::{Serve, get, get_json};
+use crate::support::serve::{Serve, get, get_json};
 use kmsedge::api::{Activity, ClientPage, Status};
 use kmsedge::kms::Version;
 

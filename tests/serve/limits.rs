@@ -2,7 +2,7 @@
 //! client, garbage, an allow-list, per-address and total caps, oversized
 //! PDUs, and a graceful stop in the middle of a request.
 use crate::client::{Client, connect, random_cmid, read_pdu, request, sku};
-use crate::support::{Serve, get, get_json};
+use crate::support::serve::{Serve, get, get_json};
 use kmsedge::client::{Options, Session};
 use kmsedge::kms::Version;
 use std::io::{ErrorKind, Read, Write};

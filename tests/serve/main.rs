@@ -4,10 +4,8 @@
 //! Every server binds 127.0.0.1 on an ephemeral port with its own data
 //! directory, so the tests run in parallel.
 mod client;
+#[path = "../support/mod.rs"]
 mod support;
-
-#[path = "../common/mod.rs"]
-mod common;
 
 mod activation;
 mod config;

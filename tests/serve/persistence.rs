@@ -2,11 +2,12 @@
 //! genuine count of distinct machines, and every answered activation after
 //! a kill -9 in the middle of load.
 use crate::client::{Client, Outcome, random_cmid, request, sku};
-use crate::support::{BIN, Serve, get, get_json};
+use crate::support::bin::command;
+use crate::support::serve::{Serve, get, get_json};
 use kmsedge::Guid;
 use kmsedge::kms::Version;
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const WIN10: &str = "Windows 10/11 Enterprise";
@@ -83,7 +84,7 @@ fn kill_9_during_bench_loses_no_answered_activation() {
         let answers_arg = answers.to_str().unwrap();
         // Bounded by count and by time (8 s); 2 s per reply once the host is gone.
         let args = ["bench", &kms, "-c", "8", "-r", "10", "-n", "2000000", "-d", "8", "--timeout", "2", "--answers", answers_arg];
-        let bench = Command::new(BIN).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let bench = command().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let (code, text) = get(&host.url("/metrics"), None);

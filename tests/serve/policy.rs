@@ -1,7 +1,7 @@
 //! Refusals a host makes, with the HRESULTs clients show, and how they are
 //! recorded: product scope (0xC004F042) and client clock skew (0xC004F06C).
 use crate::client::{Client, Outcome, now, random_cmid, request, sku};
-use crate::support::{Serve, get_json};
+use crate::support::serve::{Serve, get_json};
 use kmsedge::HResult;
 use kmsedge::kms::Version;
 use kmsedge::time::FileTime;

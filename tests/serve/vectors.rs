@@ -5,24 +5,14 @@
 //! V5/V6 replies carry fresh random salts and IVs, so they must pass every
 //! client check and carry the recorded fields instead.
 use crate::client::{connect, read_pdu};
-use crate::common::vectors;
-use crate::support::{Serve, get_json};
+use crate::support::serve::{Serve, get, get_json};
+use crate::support::vectors::{request_syntax, stub, vectors};
 use kmsedge::catalog;
 use kmsedge::kms::{self, Expect};
 use kmsedge::wire::bind::BindAckPacket;
 use kmsedge::wire::ndr::ResponseStub;
-use kmsedge::wire::{Packet, Syntax};
+use kmsedge::wire::Packet;
 use std::io::Write;
-
-fn stub(pdu: &[u8]) -> &[u8] {
-    let len = Packet::new_checked(pdu).unwrap().frag_len() as usize;
-    &pdu[24..len]
-}
-
-/// Context 1 is NDR64 in every recording that offers it.
-fn request_syntax(pdu: &[u8]) -> Syntax {
-    if Packet::new_checked(pdu).unwrap().body()[4] == 1 { Syntax::Ndr64 } else { Syntax::Ndr32 }
-}
 
 fn results(pdu: &[u8]) -> Vec<kmsedge::wire::bind::ContextResult> {
     let p = Packet::new_checked(pdu).unwrap();
@@ -107,7 +97,7 @@ fn every_vector_replayed_over_tcp() {
         let recorded = if v.hresult() == 0 { answered } else { 0 };
         assert_eq!(status["counters"]["total"], recorded, "{}: requests in the registry", v.name);
         if v.hresult() != 0 {
-            let (_, metrics) = crate::support::get(&host.url("/metrics"), None);
+            let (_, metrics) = get(&host.url("/metrics"), None);
             assert!(metrics.contains("kmsedge_requests_total{version=\"unreadable\",result=\"ERROR_INVALID_DATA\"} 1"), "{metrics}");
         }
         drop(s);

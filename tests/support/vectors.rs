@@ -1,10 +1,8 @@
-//! Shared by the integration tests: the recorded vectors (embedded, so the
-//! tests also run as wasm where there is no file system) and hex helpers.
-#![allow(dead_code)]
+//! The recorded vlmcs/py-kms ↔ vlmcsd conversations of
+//! `tests/fixtures/vectors` (embedded, so the tests also run as wasm where
+//! there is no file system), and hex helpers.
+use kmsedge::wire::{Packet, Syntax};
 use serde_json::Value;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod counting;
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
@@ -88,27 +86,27 @@ pub fn vectors() -> Vec<Vector> {
         .collect()
 }
 
-/// A small deterministic RNG (splitmix64) for tests that need repeatable
-/// "randomness" through the `rand_core` traits the core takes.
-pub struct TestRng(pub u64);
+/// The recorded conversation called `name`.
+pub fn vector(name: &str) -> Vector {
+    vectors().into_iter().find(|v| v.name == name).unwrap_or_else(|| panic!("no vector {name}"))
+}
 
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.try_next_u64()? as u32)
+impl Vector {
+    /// Every PDU as (client to server, bytes), as the capture builders take them.
+    pub fn directed(&self) -> Vec<(bool, Vec<u8>)> {
+        self.pdus.iter().map(|p| (p.c2s, p.bytes.clone())).collect()
     }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
+}
+
+/// The stub of a request or response PDU (after the 24-byte header, up to
+/// the fragment length).
+pub fn stub(pdu: &[u8]) -> &[u8] {
+    let len = Packet::new_checked(pdu).unwrap().frag_len() as usize;
+    &pdu[24..len]
+}
+
+/// The syntax of a recorded request: context 1 is NDR64 in every recording
+/// that offers it.
+pub fn request_syntax(pdu: &[u8]) -> Syntax {
+    if Packet::new_checked(pdu).unwrap().body()[4] == 1 { Syntax::Ndr64 } else { Syntax::Ndr32 }
 }

@@ -1,18 +1,16 @@
 //! Runs the real `kmsedge serve` binary on loopback for a test: ephemeral
 //! ports, a temporary data directory, JSON logs collected from stderr (the
-//! bound addresses are read from them), stop by SIGTERM or SIGKILL.
-#![allow(dead_code)]
+//! bound addresses are read from them), HTTP with or without the admin
+//! token, stop by SIGTERM or SIGKILL.
+use super::bin::{LIMIT, command, run};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_kmsedge");
-/// Longest a test waits for the host to start or stop.
-pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Serve {
     child: Option<Child>,
@@ -22,10 +20,14 @@ pub struct Serve {
     pub http: Option<SocketAddr>,
     pub data: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
+    /// Ends when the process closes its stderr: joined after it exits, so
+    /// the log is complete.
+    reader: Option<JoinHandle<()>>,
+    /// The data directory when [`Serve::start_temp`] made it.
+    _temp: Option<tempfile::TempDir>,
 }
 
-/// Default flags for tests: loopback, ephemeral ports, JSON logs, and the
-/// faster durability mode unless a test asks otherwise.
+/// Default flags for tests: loopback, ephemeral ports, JSON logs.
 fn base_args(data: &Path) -> Vec<String> {
     ["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"]
         .iter()
@@ -42,20 +44,27 @@ impl Serve {
         Serve::start_with(args, data)
     }
 
+    /// Like [`Serve::start`], in a temporary data directory of its own
+    /// (removed when the `Serve` is dropped).
+    pub fn start_temp(extra: &[&str]) -> Serve {
+        let temp = tempfile::tempdir().unwrap();
+        let mut s = Serve::start(temp.path(), extra);
+        s._temp = Some(temp);
+        s
+    }
+
     pub fn start_with(args: Vec<String>, data: &Path) -> Serve {
-        let mut child = Command::new(BIN)
+        let mut child = command()
             .args(&args)
-            .env_remove("RUST_LOG")
-            .env_remove("KMSEDGE_ADMIN_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn kmsedge");
+            .expect("spawn kmsedge serve");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
@@ -67,8 +76,10 @@ impl Serve {
             http: None,
             data: data.to_owned(),
             logs,
+            reader: Some(reader),
+            _temp: None,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + LIMIT;
         let wants_http = !args.windows(2).any(|w| w[0] == "--http" && w[1] == "off");
         // Every --listen flag adds a listener (the base one included).
         let listens = args.iter().filter(|a| *a == "--listen").count().max(1);
@@ -123,8 +134,29 @@ impl Serve {
         self.log_events().into_iter().filter(|e| e["fields"]["message"] == message).collect()
     }
 
+    /// Waits up to `limit` for a log event with this message.
+    pub fn wait_event(&self, message: &str, limit: Duration) -> Value {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(e) = self.events(message).into_iter().next() {
+                return e;
+            }
+            assert!(Instant::now() < end, "no {message:?} in the log within {limit:?}:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn log_text(&self) -> String {
         self.logs.lock().unwrap().join("\n")
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+
+    /// GET /api/status (loopback needs no token).
+    pub fn status(&self) -> Value {
+        get_json(&self.url("/api/status"), None)
     }
 
     /// Sends a signal to the host process, by its pid.
@@ -138,25 +170,33 @@ impl Serve {
     }
 
     /// Waits for the process to exit (after a signal).
-    pub fn wait(mut self) -> ExitStatus {
+    pub fn wait(self) -> ExitStatus {
+        self.wait_with_log().0
+    }
+
+    /// Waits for the process to exit → (status, the whole log).
+    pub fn wait_with_log(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                return st;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("kmsedge serve did not exit:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = super::bin::wait_bounded(&mut child, LIMIT) else {
+            panic!("kmsedge serve did not exit:\n{}", self.log_text());
+        };
+        // Its stderr is closed now: the reader has taken the last lines.
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
         }
+        (status, self.log_text())
     }
 
     /// SIGTERM and wait: the graceful stop.
     pub fn stop(self) -> ExitStatus {
         self.sigterm();
         self.wait()
+    }
+
+    /// SIGTERM and wait → (status, the whole log, last lines included).
+    pub fn stop_with_log(self) -> (ExitStatus, String) {
+        self.sigterm();
+        self.wait_with_log()
     }
 
     /// SIGKILL: the process gets no chance to clean up.
@@ -209,34 +249,8 @@ pub fn get_json(url: &str, token: Option<&str>) -> Value {
 }
 
 /// Runs the binary with `args`, expecting it to exit by itself within
-/// [`START_TIMEOUT`] → (exit code, stderr).
+/// [`LIMIT`] → (exit code, stderr).
 pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("KMSEDGE_ADMIN_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kmsedge");
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + START_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("kmsedge {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status.code(), reader.join().unwrap())
+    let o = run(args);
+    (o.status.code(), super::bin::stderr(&o))
 }

@@ -2,7 +2,6 @@
 //! around recorded PDUs, written as pcap or pcapng. Bytes are laid out by
 //! hand on purpose — the code under test parses them with real crates
 //! (natively) or with the page's compact reader (the web-decoder tests).
-#![allow(dead_code)]
 
 pub const CLIENT4: [u8; 4] = [10, 0, 0, 2];
 pub const SERVER4: [u8; 4] = [10, 0, 0, 1];

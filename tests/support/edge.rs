@@ -2,7 +2,7 @@
 //! which scripts/test-edge.sh runs against a live `wrangler dev`. They are
 //! not part of a plain `cargo test` (`test = false` in Cargo.toml) and fail
 //! — never skip — when the variables describing that server are missing.
-#![allow(dead_code)]
+use super::bin::{command, run};
 use futures_util::{SinkExt, StreamExt};
 use kmsedge::api::Status;
 use kmsedge::catalog;
@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -140,14 +140,10 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-/// The kmsedge binary under test.
-pub fn kmsedge() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kmsedge"))
-}
-
 /// `kmsedge activate TARGET ARGS… --json`: the report, whatever the exit code.
 pub fn activate(target: &str, args: &[&str]) -> Report {
-    let out = kmsedge().arg("activate").arg(target).args(args).arg("--json").output().expect("run kmsedge activate");
+    // Not bounded by `bin::LIMIT`: the client's own `--timeout` ends it.
+    let out = command().arg("activate").arg(target).args(args).arg("--json").output().expect("run kmsedge activate");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: Report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!("kmsedge activate {args:?}: no JSON report ({e}); stdout {stdout}; stderr {}", String::from_utf8_lossy(&out.stderr))
@@ -187,7 +183,7 @@ pub struct Bridge {
 impl Bridge {
     /// Starts a bridge to the tunnel and waits for its "listening on" line.
     pub fn start(edge: &Edge, credential: &[&str], extra: &[&str]) -> Bridge {
-        let mut child = kmsedge()
+        let mut child = command()
             .args(["bridge", "--listen", "127.0.0.1:0", "--url", &edge.tunnel_url()])
             .args(credential)
             .args(extra)
@@ -254,27 +250,9 @@ impl Drop for Bridge {
 
 /// Runs a bridge that must refuse to start; returns (exit success, stderr).
 pub fn bridge_must_exit(edge: &Edge, credential: &[&str]) -> (bool, String) {
-    let mut child = kmsedge()
-        .args(["bridge", "--listen", "127.0.0.1:0", "--url", &edge.tunnel_url()])
-        .args(credential)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            return (status.success(), err);
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("bridge with a refused credential kept running");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let url = edge.tunnel_url();
+    let out = run(&[&["bridge", "--listen", "127.0.0.1:0", "--url", &url], credential].concat());
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
