@@ -17,7 +17,11 @@
 //! | `KMS_IDLE_TIMEOUT_SECS` | close a connection that completes no PDU this long (seconds, up to 86400) | `30` |
 //! | `KMS_MAX_CONNECTION_SECS` | close any connection after this long (seconds, up to 86400) | `300` |
 //! | `KMS_MAX_REQUESTS` | activation requests per connection, 1..=1000000 | `10000` |
+//! | `KMS_BRANCH_MAX_CONNECTIONS` | tunnel connections one branch may hold open | `200` |
+//! | `KMS_BRANCH_ACTIVATIONS_PER_MINUTE` | activations one branch may make a minute (a minute's worth may come at once) | `1000` |
+//! | `KMS_BENCH_SEED` | `true` enables `POST /api/bench/seed?n=N` (admin token): N invented clients, for `scripts/bench-edge.sh` only — never in production ([`super::seed`]) | unset (off) |
 use crate::host::Config;
+use crate::model::rate::KeyLimits;
 use crate::model::settings::{self as parse, ConnectionLimits, Expected, PolicySettings};
 use core::fmt;
 
@@ -29,7 +33,14 @@ pub struct EdgeConfig {
     pub btfn: bool,
     pub policy: PolicySettings,
     pub limits: ConnectionLimits,
+    /// What one branch may use of the tunnel.
+    pub branch: KeyLimits,
 }
+
+/// Defaults of [`EdgeConfig::branch`]: room for a branch of a few hundred
+/// machines booting at once, and a ceiling on what one leaked credential
+/// can take from the others.
+pub const DEFAULT_BRANCH: KeyLimits = KeyLimits { max_connections: 200, activations_per_minute: 1000 };
 
 /// A variable whose value is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +97,12 @@ impl EdgeConfig {
                 idle_timeout: var(&get, "KMS_IDLE_TIMEOUT_SECS", parse::seconds)?.unwrap_or(l.idle_timeout),
                 max_lifetime: var(&get, "KMS_MAX_CONNECTION_SECS", parse::seconds)?.unwrap_or(l.max_lifetime),
                 max_requests: var(&get, "KMS_MAX_REQUESTS", parse::max_requests)?.unwrap_or(l.max_requests),
+            },
+            branch: KeyLimits {
+                max_connections: var(&get, "KMS_BRANCH_MAX_CONNECTIONS", parse::cap)?
+                    .unwrap_or(DEFAULT_BRANCH.max_connections),
+                activations_per_minute: var(&get, "KMS_BRANCH_ACTIVATIONS_PER_MINUTE", parse::cap)?
+                    .unwrap_or(DEFAULT_BRANCH.activations_per_minute),
             },
         })
     }

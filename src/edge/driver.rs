@@ -3,6 +3,7 @@
 //! the Worker's clock (`Date.now()`, `setTimeout`) and `crypto` as the
 //! shared driver's [`Transport`]. The loop itself, and every limit it
 //! enforces, is [`crate::driver`]'s, the same as the native host's.
+use super::registry_client::DecideError;
 use super::rng::{self, SystemRng};
 use crate::driver::{Ending, Recv, SendError, Transport};
 use crate::host::Millis;
@@ -44,11 +45,12 @@ pub trait ByteStream {
 }
 
 /// How a connection ended, as the Worker logs it.
-pub type EdgeEnding = Ending<StreamError, String>;
+pub type EdgeEnding = Ending<StreamError, DecideError>;
 
-/// Endings worth a log line: failures of the host, not of clients.
+/// Endings worth a log line: failures of the host, not of clients (a
+/// branch over its rate is logged by the registry, once a minute).
 pub fn is_host_failure(e: &EdgeEnding) -> bool {
-    matches!(e, Ending::Decider(_) | Ending::Stalled)
+    matches!(e, Ending::Decider(DecideError::Failed(_)) | Ending::Stalled)
 }
 
 /// Milliseconds since the Unix epoch (`Date.now()`).

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod registry_client;
 pub mod rng;
 pub mod rpc;
+pub mod seed;
 pub mod tcp;
 pub mod tunnel;
 
@@ -105,7 +106,8 @@ async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
     if !auth::admin_ok(secret(env, ADMIN_TOKEN).as_deref(), presented.as_deref()) {
         return unauthorized("admin token required: Authorization: Bearer <ADMIN_TOKEN>");
     }
-    if req.method() != worker::Method::Get {
+    let post = req.method() == worker::Method::Post && path == seed::PATH;
+    if req.method() != worker::Method::Get && !post {
         return Response::error("method not allowed", 405);
     }
     let config = match config(env) {
@@ -117,7 +119,13 @@ async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
         Some(q) => format!("https://registry{path}?{q}"),
         None => format!("https://registry{path}"),
     };
-    let mut resp = registry_client::stub(env, &config.organisation)?.fetch_with_str(&target).await?;
+    let stub = registry_client::stub(env, &config.organisation)?;
+    let mut resp = if post {
+        let init = worker::RequestInit { method: worker::Method::Post, ..Default::default() };
+        stub.fetch_with_request(Request::new_with_init(&target, &init)?).await?
+    } else {
+        stub.fetch_with_str(&target).await?
+    };
     // A fetched response's headers are immutable: answer with a fresh one.
     let content_type = resp.headers().get("Content-Type")?.unwrap_or_else(|| "text/plain".to_owned());
     let status = resp.status_code();
@@ -154,20 +162,38 @@ async fn open_tunnel(req: Request, env: &Env) -> Result<Response> {
         },
     };
     let registry = RegistryClient::new(env, &config.organisation, &branch)?;
+    // The branch's share of the tunnel, counted by the organisation's
+    // registry across every isolate. The lease outlasts the connection's
+    // lifetime limit, so a close that never arrives frees it all the same.
+    let lease_ms = config.limits.max_lifetime.as_millis() as u64 + 60_000;
+    let lease = match registry.open_tunnel(lease_ms).await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => {
+            let mut r = Response::error(
+                format!("branch {branch:?} holds its {} tunnel connections; try again later", config.branch.max_connections),
+                429,
+            )?;
+            r.headers_mut().set("Retry-After", "30")?;
+            return Ok(r);
+        }
+        Err(e) => {
+            worker::console_error!("tunnel ({branch}): {e}");
+            return Response::error("registry unavailable", 503);
+        }
+    };
     let pair = WebSocketPair::new()?;
     let server = pair.server;
     tunnel::WsStream::accept(&server)?;
     worker::wasm_bindgen_futures::spawn_local(async move {
-        let mut stream = match tunnel::WsStream::listen(&server) {
-            Ok(s) => s,
-            Err(e) => {
-                worker::console_error!("tunnel: {e}");
-                return;
+        match tunnel::WsStream::listen(&server) {
+            Ok(mut stream) => {
+                let ending = crate::driver::serve(&mut driver::Edge::new(&mut stream), &registry, config.host_config()).await;
+                log_ending("tunnel", &branch, &ending);
+                stream.close(&ending);
             }
-        };
-        let ending = crate::driver::serve(&mut driver::Edge::new(&mut stream), &registry, config.host_config()).await;
-        log_ending("tunnel", &branch, &ending);
-        stream.close(&ending);
+            Err(e) => worker::console_error!("tunnel: {e}"),
+        }
+        registry.close_tunnel(lease).await;
     });
     Response::from_websocket(pair.client)
 }

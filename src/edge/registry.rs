@@ -10,7 +10,8 @@
 //! execution keeps record-then-count atomic.
 use super::config::EdgeConfig;
 use super::rng::SystemRng;
-use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest};
+use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest, OVER_LIMIT, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
+use crate::model::rate::Limiter;
 use crate::model::counts::Counts;
 use crate::model::identity::Identity;
 use crate::model::record::ClientRecord;
@@ -41,11 +42,16 @@ pub struct KmsRegistry {
     started_at: i64,
     /// Built on first use after the object wakes.
     model: RefCell<Option<Rc<HostModel>>>,
+    /// What each branch holds open and may still activate (in memory: an
+    /// evicted object starts every branch afresh).
+    branches: RefCell<Option<Limiter>>,
     /// `[vars]` cannot change under a running instance (a new deployment
     /// starts new instances), so they are read once.
     config: core::result::Result<EdgeConfig, String>,
     /// The schema could not be applied; every request reports it.
     schema_error: Option<String>,
+    /// `KMS_BENCH_SEED = "true"`: [`super::seed`]'s endpoint answers.
+    bench_seed: bool,
 }
 
 impl DurableObject for KmsRegistry {
@@ -56,7 +62,8 @@ impl DurableObject for KmsRegistry {
             worker::console_error!("registry schema: {e}");
         }
         let config = EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string())).map_err(|e| e.to_string());
-        KmsRegistry { state, started_at: unix_now(), model: RefCell::new(None), config, schema_error }
+        let bench_seed = super::seed::enabled(env.var(super::seed::ENABLE_VAR).ok().map(|v| v.to_string()).as_deref());
+        KmsRegistry { state, started_at: unix_now(), model: RefCell::new(None), branches: RefCell::new(None), config, schema_error, bench_seed }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -74,10 +81,49 @@ impl DurableObject for KmsRegistry {
                     Ok(m) => m,
                     Err(e) => return Response::error(format!("bad decide request: {e}"), 400),
                 };
+                if msg.remote != super::tcp::REMOTE
+                    && let Err(why) = self.limit(config, |l, now| l.activation(&msg.remote, now))
+                {
+                    if why.log {
+                        worker::console_warn!(
+                            "branch {:?} is over its {} activations a minute: refusing its activations until it slows down",
+                            msg.remote,
+                            config.branch.activations_per_minute
+                        );
+                    }
+                    return Response::error(format!("branch {:?} is over its activation rate", msg.remote), OVER_LIMIT);
+                }
                 match self.decide(config, &msg) {
                     Ok(reply) => Response::from_json(&reply),
                     Err(e) => Response::error(e.to_string(), 500),
                 }
+            }
+            (Method::Post, TUNNEL_OPEN_PATH) => {
+                let msg: TunnelOpen = match req.json().await {
+                    Ok(m) => m,
+                    Err(e) => return Response::error(format!("bad tunnel open: {e}"), 400),
+                };
+                match self.limit(config, |l, now| l.open(&msg.branch, now, now + msg.lease_ms)) {
+                    Ok(lease) => Response::from_json(&TunnelLease { lease }),
+                    Err(why) => {
+                        if why.log {
+                            worker::console_warn!(
+                                "branch {:?} holds its {} tunnel connections: refusing more",
+                                msg.branch,
+                                config.branch.max_connections
+                            );
+                        }
+                        Response::error(format!("branch {:?} holds its most tunnel connections", msg.branch), OVER_LIMIT)
+                    }
+                }
+            }
+            (Method::Post, TUNNEL_CLOSE_PATH) => {
+                let msg: TunnelClose = match req.json().await {
+                    Ok(m) => m,
+                    Err(e) => return Response::error(format!("bad tunnel close: {e}"), 400),
+                };
+                self.limit(config, |l, _| l.close(&msg.branch, msg.lease));
+                Response::empty()
             }
             (Method::Get, "/api/status") => {
                 let model = self.model(config)?;
@@ -95,6 +141,7 @@ impl DurableObject for KmsRegistry {
                 Err(e) => Response::error(format!("bad query: {e}"), 400),
             },
             (Method::Get, "/api/activity") => view(views::activity(&self.sql(), unix_now())),
+            (Method::Post, super::seed::PATH) => super::seed::handle(self.bench_seed, &req, &self.state.storage(), &self.model),
             _ => Response::error("not found", 404),
         }
     }
@@ -116,6 +163,13 @@ pub fn unix_now() -> i64 {
 impl KmsRegistry {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
+    }
+
+    /// Runs `f` on the branch limiter (made on first use) at the current time.
+    fn limit<T>(&self, config: &EdgeConfig, f: impl FnOnce(&mut Limiter, u64) -> T) -> T {
+        let mut b = self.branches.borrow_mut();
+        let l = b.get_or_insert_with(|| Limiter::new(config.branch));
+        f(l, worker::Date::now().as_millis())
     }
 
     /// Records the request and decides: the rules once, the record (client
@@ -194,7 +248,7 @@ fn from_storage(v: SqlStorageValue) -> Value {
 /// `storage.transactionSync(f)`, which workers-rs does not wrap: `f` runs
 /// synchronously inside a transaction that commits if it returns `Ok` and
 /// rolls back if it returns `Err` (thrown back to JavaScript).
-fn transaction_sync<T: 'static>(storage: &Storage, f: impl FnOnce() -> Result<T> + 'static) -> Result<T> {
+pub(super) fn transaction_sync<T: 'static>(storage: &Storage, f: impl FnOnce() -> Result<T> + 'static) -> Result<T> {
     let raw: &JsValue = storage.as_raw().as_ref();
     let func: Function = Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
     let out: Rc<RefCell<Option<Result<T>>>> = Rc::default();

@@ -3,7 +3,7 @@
 //! a [`Decision`].
 use crate::driver::Decider;
 use super::registry::BINDING;
-use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest};
+use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest, OVER_LIMIT, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
 use crate::host::{Activation, Decision};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Method, Request, RequestInit, Stub};
@@ -25,21 +25,70 @@ impl RegistryClient {
     }
 }
 
-impl Decider for RegistryClient {
-    type Error = String;
+/// Why the registry did not decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecideError {
+    /// The branch is over its activation rate: the connection ends
+    /// unanswered and its client retries later. Logged by the registry,
+    /// once a minute per branch.
+    OverLimit,
+    /// The registry failed.
+    Failed(String),
+}
 
-    async fn decide(&self, a: &Activation) -> Result<Decision, String> {
-        let msg = DecideRequest::new(&self.remote, a.version, &a.request);
-        let body = serde_json::to_string(&msg).map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let req = Request::new_with_init(&format!("https://registry{DECIDE_PATH}"), &init).map_err(|e| e.to_string())?;
-        let mut resp = self.stub.fetch_with_request(req).await.map_err(|e| e.to_string())?;
-        if resp.status_code() != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            return Err(format!("registry answered {}: {text}", resp.status_code()));
+impl core::fmt::Display for DecideError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecideError::OverLimit => f.write_str("branch over its activation rate"),
+            DecideError::Failed(e) => f.write_str(e),
         }
-        let reply: DecideReply = resp.json().await.map_err(|e| e.to_string())?;
-        reply.to_decision().ok_or_else(|| "registry returned an unusable ePID or HwId".to_owned())
+    }
+}
+
+/// POSTs `body` as JSON to the registry at `path`.
+async fn post<T: serde::Serialize>(stub: &Stub, path: &str, body: &T) -> worker::Result<worker::Response> {
+    let body = serde_json::to_string(body).map_err(|e| worker::Error::from(e.to_string()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+    let req = Request::new_with_init(&format!("https://registry{path}"), &init)?;
+    stub.fetch_with_request(req).await
+}
+
+impl RegistryClient {
+    /// A tunnel connection of this branch opens, for at most `lease_ms`:
+    /// `Ok(None)` when the branch already holds its most.
+    pub async fn open_tunnel(&self, lease_ms: u64) -> Result<Option<u64>, String> {
+        let msg = TunnelOpen { branch: self.remote.clone(), lease_ms };
+        let mut resp = post(&self.stub, TUNNEL_OPEN_PATH, &msg).await.map_err(|e| e.to_string())?;
+        match resp.status_code() {
+            200 => Ok(Some(resp.json::<TunnelLease>().await.map_err(|e| e.to_string())?.lease)),
+            OVER_LIMIT => Ok(None),
+            s => Err(format!("registry answered {s}: {}", resp.text().await.unwrap_or_default())),
+        }
+    }
+
+    /// The tunnel connection holding `lease` closed.
+    pub async fn close_tunnel(&self, lease: u64) {
+        let msg = TunnelClose { branch: self.remote.clone(), lease };
+        if let Err(e) = post(&self.stub, TUNNEL_CLOSE_PATH, &msg).await {
+            worker::console_error!("tunnel close of {}: {e}", self.remote);
+        }
+    }
+}
+
+impl Decider for RegistryClient {
+    type Error = DecideError;
+
+    async fn decide(&self, a: &Activation) -> Result<Decision, DecideError> {
+        let failed = |e: String| DecideError::Failed(e);
+        let msg = DecideRequest::new(&self.remote, a.version, &a.request);
+        let mut resp = post(&self.stub, DECIDE_PATH, &msg).await.map_err(|e| failed(e.to_string()))?;
+        match resp.status_code() {
+            200 => {}
+            OVER_LIMIT => return Err(DecideError::OverLimit),
+            s => return Err(failed(format!("registry answered {s}: {}", resp.text().await.unwrap_or_default()))),
+        }
+        let reply: DecideReply = resp.json().await.map_err(|e| failed(e.to_string()))?;
+        reply.to_decision().ok_or_else(|| failed("registry returned an unusable ePID or HwId".to_owned()))
     }
 }

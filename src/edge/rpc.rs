@@ -10,6 +10,33 @@ use serde::{Deserialize, Serialize};
 
 /// Path of the decision endpoint on the Durable Object.
 pub const DECIDE_PATH: &str = "/decide";
+/// A branch opens a tunnel connection: [`TunnelOpen`] → [`TunnelLease`],
+/// or 429 when the branch holds its most.
+pub const TUNNEL_OPEN_PATH: &str = "/tunnel/open";
+/// The connection holding a [`TunnelLease`] closed: [`TunnelClose`].
+pub const TUNNEL_CLOSE_PATH: &str = "/tunnel/close";
+/// The status the Durable Object answers when a branch is over a limit.
+pub const OVER_LIMIT: u16 = 429;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelOpen {
+    pub branch: String,
+    /// Milliseconds from now after which the connection no longer counts,
+    /// even if its close is never reported (the core's lifetime limit
+    /// has closed it by then).
+    pub lease_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelLease {
+    pub lease: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelClose {
+    pub branch: String,
+    pub lease: u64,
+}
 
 /// One activation request to decide.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

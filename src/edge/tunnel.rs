@@ -3,6 +3,7 @@
 //! tcp` and `kmsedge bridge` put on the wire. The credential was checked
 //! before the upgrade (see `auth`); here only bytes flow.
 use super::driver::{ByteStream, EdgeEnding, StreamError};
+use super::registry_client::DecideError;
 use crate::driver::Ending;
 use crate::host::CloseReason;
 use futures_util::StreamExt;
@@ -44,6 +45,7 @@ impl<'a> WsStream<'a> {
         let (code, reason) = match ending {
             Ending::Transport(StreamError::Oversized(_)) => (1009, "message too big"),
             Ending::Transport(StreamError::Text) => (1003, "binary messages only"),
+            Ending::Decider(DecideError::OverLimit) => (1013, "branch over its activation rate; try again later"),
             Ending::Decider(_) | Ending::Stalled => (1011, "host error"),
             Ending::Closed(CloseReason::IdleTimeout) => (1000, "idle timeout"),
             _ => (1000, "closed"),

@@ -10,6 +10,8 @@
 //! * [`counts`] — the 30-day distinct-CMID count per counting group, in
 //!   memory, so an activation costs O(1) whatever the registry's size;
 //! * [`views`] — the `/api/*` answers;
+//! * [`rate`] — per-source caps on open connections and activations per
+//!   minute;
 //! * [`record`] — the registry row one request leaves.
 //!
 //! One activation: [`HostModel::check`] applies the rules (once), the
@@ -18,6 +20,7 @@
 //! [`HostModel::conclude`] counts the machine and builds the decision.
 pub mod counts;
 pub mod identity;
+pub mod rate;
 pub mod record;
 pub mod settings;
 pub mod sql;

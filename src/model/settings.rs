@@ -215,6 +215,14 @@ pub fn max_requests(text: &str) -> Result<u32, Expected> {
     }
 }
 
+/// A per-source cap (connections held, activations a minute), 1 to 1 000 000.
+pub fn cap(text: &str) -> Result<u32, Expected> {
+    match text.trim().parse::<u32>() {
+        Ok(v) if (1..=1_000_000).contains(&v) => Ok(v),
+        _ => Err(Expected("a count from 1 to 1000000")),
+    }
+}
+
 /// A TCP port, 1 to 65 535.
 pub fn port(text: &str) -> Result<u16, Expected> {
     match text.trim().parse::<u16>() {
