@@ -4,7 +4,10 @@
 # 127.0.0.1 (free HTTP and [[connect]] ports, local persistence in a fresh
 # directory under the gitignored .wrangler/), runs tests/edge.rs against it,
 # restarts it on the same persistence directory, runs tests/edge_restart.rs,
-# and stops wrangler and its workerd children whatever happens.
+# then starts it once more on a fresh persistence directory and runs
+# tests/api_parity.rs (the same activations into it and into a native
+# `kmsedge serve`, every /api/* answer compared), and stops wrangler and its
+# workerd children whatever happens.
 #
 # Exit status 0 only if every step passed. Figures go to stdout and to
 # .wrangler/test-edge/results/.
@@ -22,9 +25,11 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   || die "wrangler needs Node >= 22.12; got $(node --version) (run scripts/setup.sh)"
 wrangler=$root/node_modules/.bin/wrangler
 [ -x "$wrangler" ] || die "no $wrangler (run scripts/setup.sh)"
+cloudflared=${KMSEDGE_CLOUDFLARED:-$HOME/.cache/kmsedge/bin/cloudflared}
+"$cloudflared" --version 2>/dev/null | grep -q "^cloudflared version " || die "no cloudflared at $cloudflared (run scripts/setup.sh)"
 
 rm -rf "$work"
-mkdir -p "$work/state" "$work/xdg" "$work/assets" "$results"
+mkdir -p "$work/state" "$work/state-parity" "$work/xdg" "$work/assets" "$results"
 
 # --- build -------------------------------------------------------------------
 log "building the Worker (worker-build, release, wasm-opt)"
@@ -41,7 +46,7 @@ cargo test -q --lib --no-default-features --features edge edge:: 2>&1 | tee "$re
 grep -q "test result: ok" "$results/unit.txt" || die "edge unit tests"
 
 log "building kmsedge and the edge test binaries"
-cargo test -q --test edge --test edge_restart --no-run > "$work/cargo-build.log" 2>&1 \
+cargo test -q --test edge --test edge_restart --test api_parity --test edge_limits --test edge_cloudflared --no-run > "$work/cargo-build.log" 2>&1 \
   || { tail -40 "$work/cargo-build.log" >&2; die "test build"; }
 
 # --- configuration -----------------------------------------------------------
@@ -76,6 +81,15 @@ awk -v main="$root/build/index.js" -v assets="$assets" -v port="$tcp_port" -v id
 grep -q "^port = $tcp_port\$" "$work/wrangler.toml" || die "could not set the [[connect]] port"
 grep -q '^\[build\]' "$work/wrangler.toml" && die "could not drop [build]"
 grep -q "^KMS_MAX_REQUESTS = \"$max_requests\"" "$work/wrangler.toml" || die "could not set KMS_MAX_REQUESTS"
+# The third phase also holds branches to small caps, so one test can flood
+# them (tests/edge_limits.rs); the parity test goes through the connect
+# port, which is not a branch.
+branch_max_connections=3
+branch_rate=20
+sed -e "s/^KMS_BRANCH_MAX_CONNECTIONS = .*/KMS_BRANCH_MAX_CONNECTIONS = \"$branch_max_connections\"/" \
+    -e "s/^KMS_BRANCH_ACTIVATIONS_PER_MINUTE = .*/KMS_BRANCH_ACTIVATIONS_PER_MINUTE = \"$branch_rate\"/" \
+    "$work/wrangler.toml" > "$work/wrangler-limits.toml"
+grep -q "^KMS_BRANCH_ACTIVATIONS_PER_MINUTE = \"$branch_rate\"" "$work/wrangler-limits.toml" || die "could not set the branch caps"
 
 secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 branch_tokens="{\"paris\":\"$(secret)\",\"lyon\":\"$(secret)\"}"
@@ -87,18 +101,18 @@ umask 022
 # --- wrangler dev --------------------------------------------------------------
 wrangler_pid=
 start_wrangler() {
-  local n=$1 logf=$work/wrangler.$1.log
+  local n=$1 state=${2:-$work/state} config=${3:-$work/wrangler.toml} logf=$work/wrangler.$1.log
   # Own session (setsid) so that wrangler, workerd and anything else it
   # spawns form one process group this script can stop.
   WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
   XDG_CONFIG_HOME=$work/xdg NO_COLOR=1 \
-    setsid "$wrangler" dev --config "$work/wrangler.toml" --ip 127.0.0.1 --port "$http_port" \
-      --inspector-port 0 --show-interactive-dev-session=false --persist-to "$work/state" \
+    setsid "$wrangler" dev --config "$config" --ip 127.0.0.1 --port "$http_port" \
+      --inspector-port 0 --show-interactive-dev-session=false --persist-to "$state" \
       < /dev/null > "$logf" 2>&1 &
   wrangler_pid=$!
   local i
   for i in $(seq 1 240); do
-    if grep -q "Ready on http://127.0.0.1:$http_port" "$logf" 2>/dev/null \
+    if grep -q "Ready on https\?://127.0.0.1:$http_port" "$logf" 2>/dev/null \
        && (exec 3<>"/dev/tcp/127.0.0.1/$tcp_port") 2>/dev/null; then
       log "wrangler dev #$n ready (pid $wrangler_pid): http 127.0.0.1:$http_port, tcp 127.0.0.1:$tcp_port"
       return 0
@@ -156,6 +170,43 @@ start_wrangler 2
 run_tests edge_restart --test edge_restart
 log "host dashboard against this Worker (Playwright: tests/browser/dashboard-edge.test.mjs)"
 node --test tests/browser/dashboard-edge.test.mjs 2>&1 | tee "$results/dashboard.txt" || die "dashboard (log: $results/dashboard.txt)"
+stop_wrangler
+log "starting wrangler dev on a fresh persistence directory: native/edge API parity"
+start_wrangler 3 "$work/state-parity" "$work/wrangler-limits.toml"
+run_tests api_parity --test api_parity -- --nocapture
+export KMSEDGE_EDGE_BRANCH_MAX_CONNECTIONS=$branch_max_connections KMSEDGE_EDGE_BRANCH_RATE=$branch_rate
+run_tests edge_limits --test edge_limits
+grep -q "is over its $branch_rate activations a minute" "$work/wrangler.3.log" \
+  || die "no log line when a branch went over its activation rate (log: $work/wrangler.3.log)"
+grep -q "holds its $branch_max_connections tunnel connections" "$work/wrangler.3.log" \
+  || die "no log line when a branch held its most connections (log: $work/wrangler.3.log)"
+stop_wrangler
+
+# --- stock cloudflared ----------------------------------------------------------
+# `cloudflared access tcp` always speaks TLS to its --hostname, so this
+# phase serves the Worker over https (`[dev] local_protocol`, and the
+# certificate through WRANGLER_HTTPS_KEY_PATH/_CERT_PATH, which are
+# --https-key-path/--https-cert-path) with a certificate for 127.0.0.1 and
+# localhost signed by a throwaway CA; cloudflared trusts that CA through
+# SSL_CERT_FILE (tests/edge_cloudflared.rs sets it).
+log "stock cloudflared ($("$cloudflared" --version | head -1)) through wrangler dev over https, fresh persistence directory"
+command -v openssl > /dev/null || die "no openssl (needed for the https phase)"
+tls=$work/tls
+mkdir -p "$tls" "$work/state-cloudflared"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=kmsedge test CA" \
+  -keyout "$tls/ca.key" -out "$tls/ca.pem" > "$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "test CA"; }
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+  -keyout "$tls/server.key" -out "$tls/server.csr" >> "$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "server key"; }
+printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+  "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$tls/server.ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+  -extfile "$tls/server.ext" -out "$tls/server.pem" >> "$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "server certificate"; }
+{ cat "$work/wrangler.toml"; printf '\n[dev]\nlocal_protocol = "https"\n'; } > "$work/wrangler-https.toml"
+WRANGLER_HTTPS_KEY_PATH=$tls/server.key WRANGLER_HTTPS_CERT_PATH=$tls/server.pem \
+  start_wrangler 4 "$work/state-cloudflared" "$work/wrangler-https.toml"
+grep -q "Ready on https://127.0.0.1:$http_port" "$work/wrangler.4.log" || die "wrangler dev #4 is not on https"
+export KMSEDGE_CLOUDFLARED=$cloudflared KMSEDGE_EDGE_CA=$tls/ca.pem KMSEDGE_EDGE_URL=https://127.0.0.1:$http_port
+run_tests edge_cloudflared --test edge_cloudflared
 stop_wrangler
 
 unit=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$results/unit.txt" | head -1)
