@@ -122,41 +122,8 @@ printf 'Authorization: Bearer %s\n' "$admin_token" > "$work/admin.header"
 umask 022
 
 # --- processes ---------------------------------------------------------------
-wrangler_pid= bridge_pid= vlmcsd_pid= wlog=
-start_wrangler() {
-  local n=$1
-  wlog=$work/wrangler.$n.log
-  WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
-  XDG_CONFIG_HOME=$work/xdg NO_COLOR=1 \
-    setsid "$wrangler" dev --config "$work/wrangler.toml" --ip 127.0.0.1 --port "$http_port" \
-      --inspector-port 0 --show-interactive-dev-session=false --persist-to "$work/state" \
-      < /dev/null > "$wlog" 2>&1 &
-  wrangler_pid=$!
-  local i
-  for i in $(seq 1 240); do
-    if grep -q "Ready on http://127.0.0.1:$http_port" "$wlog" 2>/dev/null \
-       && (exec 3<>"/dev/tcp/127.0.0.1/$tcp_port") 2>/dev/null; then
-      log "wrangler dev #$n ready (pid $wrangler_pid): http 127.0.0.1:$http_port, tcp 127.0.0.1:$tcp_port"
-      return 0
-    fi
-    kill -0 "$wrangler_pid" 2>/dev/null || { tail -40 "$wlog" >&2; die "wrangler dev #$n exited"; }
-    sleep 0.5
-  done
-  tail -40 "$wlog" >&2
-  die "wrangler dev #$n not ready within 120 s"
-}
-stop_group() { # pid: TERM its process group, then KILL what is left
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || kill -0 -- "-$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-stop_wrangler() { local p=$wrangler_pid; wrangler_pid=; stop_group "$p"; }
+bridge_pid= vlmcsd_pid=
+. "$root/scripts/lib/wrangler-dev.sh"
 stop_all() {
   local p
   p=$bridge_pid; bridge_pid=; stop_group "$p"
@@ -203,10 +170,10 @@ timed_activation() {
   t1=$(now_ms)
   echo $(( t1 - t0 ))
 }
-wakes_seen() { grep -c "registry woke" "$wlog" 2>/dev/null || true; }
+wakes_seen() { grep -c "registry woke" "$wrangler_log" 2>/dev/null || true; }
 # The wake line(s) after the first $1 ones, as "R rows in M ms".
 wake_since() {
-  grep "registry woke" "$wlog" | tail -n +$(( $1 + 1 )) \
+  grep "registry woke" "$wrangler_log" | tail -n +$(( $1 + 1 )) \
     | sed -n 's/.*registry woke: \([0-9]*\) counted rows rebuilt in \([0-9]*\) ms.*/\1 rows in \2 ms/p' | paste -sd';' -
 }
 

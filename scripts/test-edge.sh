@@ -64,7 +64,9 @@ printf 'kmsedge edge assets probe %s\n' "$(date +%s)" > "$assets/kmsedge-edge-pr
 
 # The real wrangler.toml, with: no [build] (built above), absolute paths,
 # the test's [[connect]] port and the assets snapshot.
-# Short limits, so the tests can watch them act.
+# Short limits, so the tests can watch them act; branch caps out of reach
+# (the perf test alone sends 1 200 activations through one branch in
+# seconds): the third phase sets its own small ones.
 idle_secs=3
 max_requests=100
 awk -v main="$root/build/index.js" -v assets="$assets" -v port="$tcp_port" -v idle="$idle_secs" -v maxreq="$max_requests" '
@@ -76,8 +78,11 @@ awk -v main="$root/build/index.js" -v assets="$assets" -v port="$tcp_port" -v id
   /^port = 1688$/ { print "port = " port; next }
   /^KMS_IDLE_TIMEOUT_SECS = / { print "KMS_IDLE_TIMEOUT_SECS = \"" idle "\""; next }
   /^KMS_MAX_REQUESTS = / { print "KMS_MAX_REQUESTS = \"" maxreq "\""; next }
+  /^KMS_BRANCH_MAX_CONNECTIONS = / { print "KMS_BRANCH_MAX_CONNECTIONS = \"10000\""; next }
+  /^KMS_BRANCH_ACTIVATIONS_PER_MINUTE = / { print "KMS_BRANCH_ACTIVATIONS_PER_MINUTE = \"1000000\""; next }
   { print }
 ' wrangler.toml > "$work/wrangler.toml"
+grep -q '^KMS_BRANCH_ACTIVATIONS_PER_MINUTE = "1000000"' "$work/wrangler.toml" || die "could not lift the branch caps"
 grep -q "^port = $tcp_port\$" "$work/wrangler.toml" || die "could not set the [[connect]] port"
 grep -q '^\[build\]' "$work/wrangler.toml" && die "could not drop [build]"
 grep -q "^KMS_MAX_REQUESTS = \"$max_requests\"" "$work/wrangler.toml" || die "could not set KMS_MAX_REQUESTS"
@@ -99,42 +104,7 @@ printf 'BRANCH_TOKENS=%s\nADMIN_TOKEN=%s\n' "$branch_tokens" "$admin_token" > "$
 umask 022
 
 # --- wrangler dev --------------------------------------------------------------
-wrangler_pid=
-start_wrangler() {
-  local n=$1 state=${2:-$work/state} config=${3:-$work/wrangler.toml} logf=$work/wrangler.$1.log
-  # Own session (setsid) so that wrangler, workerd and anything else it
-  # spawns form one process group this script can stop.
-  WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
-  XDG_CONFIG_HOME=$work/xdg NO_COLOR=1 \
-    setsid "$wrangler" dev --config "$config" --ip 127.0.0.1 --port "$http_port" \
-      --inspector-port 0 --show-interactive-dev-session=false --persist-to "$state" \
-      < /dev/null > "$logf" 2>&1 &
-  wrangler_pid=$!
-  local i
-  for i in $(seq 1 240); do
-    if grep -q "Ready on https\?://127.0.0.1:$http_port" "$logf" 2>/dev/null \
-       && (exec 3<>"/dev/tcp/127.0.0.1/$tcp_port") 2>/dev/null; then
-      log "wrangler dev #$n ready (pid $wrangler_pid): http 127.0.0.1:$http_port, tcp 127.0.0.1:$tcp_port"
-      return 0
-    fi
-    kill -0 "$wrangler_pid" 2>/dev/null || { tail -40 "$logf" >&2; die "wrangler dev #$n exited"; }
-    sleep 0.5
-  done
-  tail -40 "$logf" >&2
-  die "wrangler dev #$n not ready within 120 s"
-}
-stop_wrangler() {
-  [ -n "$wrangler_pid" ] || return 0
-  local pid=$wrangler_pid i
-  wrangler_pid=
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
-    kill -0 -- "-$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$root/scripts/lib/wrangler-dev.sh"
 trap stop_wrangler EXIT
 trap 'stop_wrangler; exit 130' INT TERM
 
