@@ -37,15 +37,15 @@ pub struct IdentityOverrides {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityError {
     Store(String),
-    /// A stored value that does not parse: key and value.
-    Damaged { key: String, value: String },
+    /// A stored value that does not parse: key, value, and what it should be.
+    Damaged { key: String, value: String, what: &'static str },
 }
 
 impl core::fmt::Display for IdentityError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             IdentityError::Store(e) => write!(f, "registry: {e}"),
-            IdentityError::Damaged { key, value } => write!(f, "registry: host key {key} holds an unusable value {value:?}"),
+            IdentityError::Damaged { key, value, what } => write!(f, "registry: host key {key} holds a bad {what} {value:?}"),
         }
     }
 }
@@ -89,19 +89,19 @@ impl Identity {
         let stored = |key: &str| -> Result<String, IdentityError> {
             get(key)?.ok_or_else(|| IdentityError::Store(format!("host key {key} is missing")))
         };
-        let damaged = |key: &str, value: String| IdentityError::Damaged { key: key.into(), value };
+        let damaged = |key: &str, value: String, what| IdentityError::Damaged { key: key.into(), value, what };
         let mut epids = Vec::with_capacity(EPID_SLOTS.len());
         for slot in EPID_SLOTS.iter() {
             let key = slot_key(slot.name);
             let text = stored(&key)?;
-            epids.push(Epid::parse(&text).map_err(|_| damaged(&key, text))?);
+            epids.push(Epid::parse(&text).map_err(|_| damaged(&key, text, "ePID"))?);
         }
         let text = stored(keys::HWID)?;
-        let hwid = epid::parse_hwid(&text).ok_or_else(|| damaged(keys::HWID, text))?;
+        let hwid = epid::parse_hwid(&text).ok_or_else(|| damaged(keys::HWID, text, "HwId"))?;
         let text = stored(keys::HOST_BUILD)?;
-        let host_build = text.parse().map_err(|_| damaged(keys::HOST_BUILD, text))?;
+        let host_build = text.parse().map_err(|_| damaged(keys::HOST_BUILD, text, "host build"))?;
         let text = stored(keys::LCID)?;
-        let lcid = text.parse().map_err(|_| damaged(keys::LCID, text))?;
+        let lcid = text.parse().map_err(|_| damaged(keys::LCID, text, "LCID"))?;
         Ok(Identity { epids, hwid, host_build, lcid })
     }
 
@@ -139,4 +139,60 @@ impl Identity {
 
 fn slot_key(slot: &str) -> String {
     [keys::EPID_PREFIX, slot].concat()
+}
+
+/// Over a real SQLite (rusqlite, the native store).
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    #[allow(unused_imports)] // TESTPRELUDE
+    use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
+    use super::*;
+    use crate::catalog;
+    use crate::native::serve::settings::SyncMode;
+    use crate::native::serve::store::open_writer;
+
+    const TODAY: Date = Date { year: 2025, month: 6, day: 1 };
+
+    #[test]
+    fn generated_once_then_kept_and_overridable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("r.sqlite3");
+        let conn = open_writer(&db, SyncMode::Normal).unwrap();
+        let none = IdentityOverrides::default();
+        let a = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
+        assert_eq!(a.epids.len(), EPID_SLOTS.len());
+        for (slot, e) in EPID_SLOTS.iter().zip(&a.epids) {
+            let p = e.parts().expect("canonical");
+            assert_eq!(p.group_id, slot.group_id, "{}", slot.name);
+            assert_eq!(p.build, a.host_build);
+            assert_eq!(p.lcid, u32::from(a.lcid));
+        }
+        assert!(!a.ndr64_mismatch(true));
+        drop(conn);
+
+        // Reopened: the same identity, not a new one.
+        let conn = open_writer(&db, SyncMode::Normal).unwrap();
+        let b = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
+        assert_eq!(a, b);
+
+        let fixed = Epid::parse("03612-00206-556-123727-03-1033-17763.0000-2972018").unwrap();
+        let slot = catalog::slot_by_name("Office2019").unwrap();
+        let o = IdentityOverrides { hwid: Some([1, 2, 3, 4, 5, 6, 7, 8]), epids: vec![(slot, fixed)] };
+        let c = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&o)).unwrap();
+        assert_eq!(c.epid(slot), fixed);
+        assert_eq!(c.hwid, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(c.epids.iter().filter(|e| !a.epids.contains(e)).count(), 1, "only the overridden slot differs");
+        // Overrides are not stored.
+        let d = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
+        assert_eq!(a, d);
+    }
+
+    #[test]
+    fn a_damaged_value_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        conn.execute(registry::SET_HOST, [keys::HWID, "not hex"]).unwrap();
+        let e = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&IdentityOverrides::default())).unwrap_err();
+        assert_eq!(e.to_string(), "registry: host key hwid holds a bad HwId \"not hex\"");
+    }
 }

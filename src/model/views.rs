@@ -262,3 +262,141 @@ pub fn status<S: Sql>(sql: &S, model: &super::HostModel, rt: RuntimeInfo, now: i
         dns: rt.dns,
     })
 }
+
+/// The views over a real SQLite (rusqlite, the native store), with rows
+/// written by the shared record.
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    #[allow(unused_imports)] // TESTPRELUDE
+    use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
+    use super::*;
+    use crate::api::ClientQuery;
+    use crate::host::policy::CountPolicy;
+    use crate::kms::Version;
+    use crate::model::record::ClientRecord;
+    use crate::native::serve::settings::SyncMode;
+    use crate::native::serve::store::open_writer;
+    use rusqlite::Connection;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn win10() -> &'static catalog::KmsId {
+        catalog::KMS_IDS.iter().find(|k| k.id == Guid::parse("58e2134f-8e11-4d17-9cb2-91069c151148").unwrap()).unwrap()
+    }
+
+    fn rec(cmid: u128, kms: Guid, ws: &str, hr: u32, now: i64) -> ClientRecord {
+        let app = catalog::application_by_key(catalog::AppKey::Windows).id;
+        ClientRecord {
+            cmid: Guid::from_u128(cmid),
+            kms_id: kms,
+            application: app,
+            sku: catalog::skus_for_kms(&kms).next().map_or(Guid::ZERO, |s| s.id),
+            workstation: ws.into(),
+            remote: "192.0.2.7".into(),
+            license_status: 2,
+            protocol: Version::V6,
+            now,
+            hresult: hr,
+        }
+    }
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let w = win10().id;
+        let other = Guid::from_u128(0xABCD);
+        let recs = [
+            rec(1, w, "DESK-1", 0, NOW),
+            rec(2, w, "DESK-2", 0, NOW - 10),
+            rec(3, w, "LAB_3", 0xC004_F06C, NOW - 20),
+            rec(4, other, "desk-4", 0, NOW - 30),
+            rec(5, w, "OLD", 0, NOW - CMID_EXPIRY_SECS - 5),
+        ];
+        for r in &recs {
+            r.store(&c).unwrap();
+        }
+        (tmp, c)
+    }
+
+    #[test]
+    fn counts_follow_the_shared_counting_rule() {
+        let (_t, c) = db();
+        let counts = counts(&c, NOW, CountPolicy::Genuine).unwrap();
+        assert_eq!(counts.len(), 2);
+        let w = counts.iter().find(|e| e.kms_id == win10().id.to_string()).unwrap();
+        assert_eq!(w.name, win10().name);
+        assert_eq!(w.genuine, 2, "refused and expired clients do not count");
+        assert_eq!(w.clients, 3);
+        assert_eq!(w.group_genuine, 3, "the other Windows id counts in the same group");
+        assert_eq!(w.threshold, win10().n_policy);
+        assert_eq!(w.reported, 3);
+        let u = counts.iter().find(|e| e.name == "Unknown").unwrap();
+        assert_eq!((u.genuine, u.threshold), (1, 25));
+        let s = super::counts(&c, NOW, CountPolicy::Sufficient).unwrap();
+        assert_eq!(s[0].reported.max(s[1].reported), 50);
+    }
+
+    #[test]
+    fn counters_by_licence_status_name() {
+        let (_t, c) = db();
+        let k = counters(&c).unwrap();
+        assert_eq!((k.total, k.failed), (5, 1));
+        assert_eq!(k.by_license_status["OOB grace"], 5);
+    }
+
+    #[test]
+    fn client_pages_filter_sort_and_reject_bad_queries() {
+        let (_t, c) = db();
+        let all = clients(&c, &ClientQuery::default()).unwrap();
+        assert_eq!(all.total, 5);
+        assert_eq!(all.clients[0].workstation, "DESK-1", "newest first");
+        assert_eq!(all.clients[0].product, win10().name);
+        assert_eq!(all.clients[0].license_status_name, "OOB grace");
+        let lab = all.clients.iter().find(|r| r.workstation == "LAB_3").unwrap();
+        assert_eq!(lab.last_hresult, "0xC004F06C");
+
+        let q = |q: &str| ClientQuery { q: Some(q.into()), ..ClientQuery::default() };
+        let desk = clients(&c, &q("desk")).unwrap();
+        assert_eq!(desk.total, 3, "case-insensitive substring");
+        assert_eq!(clients(&c, &q("_")).unwrap().total, 1, "LIKE wildcards are literal");
+        let by_product = clients(&c, &q(&win10().name[..8])).unwrap();
+        assert!(by_product.total >= 4);
+
+        let page = ClientQuery {
+            sort: Some("workstation".into()),
+            order: Some("asc".into()),
+            limit: Some(2),
+            offset: Some(1),
+            ..ClientQuery::default()
+        };
+        let p = clients(&c, &page).unwrap();
+        assert_eq!((p.total, p.clients.len()), (5, 2));
+        assert_eq!(p.clients[0].workstation, "DESK-2");
+        let by_id = ClientQuery { kms_id: Some(win10().id.to_string().to_uppercase()), ..ClientQuery::default() };
+        assert_eq!(clients(&c, &by_id).unwrap().total, 4);
+
+        for bad in [
+            ClientQuery { sort: Some("name; DROP TABLE clients".into()), ..ClientQuery::default() },
+            ClientQuery { order: Some("sideways".into()), ..ClientQuery::default() },
+            ClientQuery { limit: Some(0), ..ClientQuery::default() },
+            ClientQuery { limit: Some(1001), ..ClientQuery::default() },
+            ClientQuery { kms_id: Some("nope".into()), ..ClientQuery::default() },
+        ] {
+            assert!(matches!(clients(&c, &bad), Err(ViewError::Bad(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn activity_has_every_bucket() {
+        let (_t, c) = db();
+        let a = activity(&c, NOW).unwrap();
+        assert_eq!(a.hourly.len(), 48);
+        assert_eq!(a.daily.len(), 30);
+        let last = a.hourly.last().unwrap();
+        assert_eq!(last.start, NOW / 3600 * 3600);
+        let hourly: u64 = a.hourly.iter().map(|p| p.ok + p.failed).sum();
+        assert_eq!(hourly, 4, "the 30-day-old request is outside 48 h");
+        let daily_failed: u64 = a.daily.iter().map(|p| p.failed).sum();
+        assert_eq!(daily_failed, 1);
+    }
+}

@@ -112,12 +112,6 @@ pub fn open_reader(db: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Host key → value, if present.
-pub fn host_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    conn.query_row(registry::GET_HOST, [key], |r| r.get(0)).optional()
-}
-
 #[cfg(test)]
 mod tests {
     #[allow(unused_imports)] // TESTPRELUDE
@@ -157,8 +151,9 @@ mod tests {
         assert_eq!(sync, 2, "FULL");
         w.execute(registry::INIT_HOST, ["k", "v"]).unwrap();
         let r = open_reader(&db).unwrap();
-        assert_eq!(host_key(&r, "k").unwrap().as_deref(), Some("v"));
-        assert_eq!(host_key(&r, "missing").unwrap(), None);
+        let host_key = |k: &str| crate::model::sql::Sql::scalar(&r, registry::GET_HOST, &[k.into()]).unwrap().map(|v| v.text());
+        assert_eq!(host_key("k").as_deref(), Some("v"));
+        assert_eq!(host_key("missing"), None);
         assert!(r.execute(registry::INIT_HOST, ["x", "y"]).is_err(), "reader is read-only");
     }
 }
