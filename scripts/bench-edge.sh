@@ -35,7 +35,8 @@
 # Environment: NO_BUILD=1 (use build/ and target/release/kmsedge as they
 # are), KMSEDGE (a kmsedge binary), VLMCSD (a vlmcsd binary),
 # BENCH_SECS (default 10), BENCH_MAX (default 20000), BENCH_SIZES
-# (default "1000 10000 100000").
+# (default "1000 10000 100000"), BENCH_CONFIGS (connections:per-connection,
+# default "1:1 8:1 1:50 8:50"), BENCH_TUNNEL=0 (the connect port only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -48,7 +49,7 @@ secs=${BENCH_SECS:-10}
 max=${BENCH_MAX:-20000}
 sizes=${BENCH_SIZES:-"1000 10000 100000"}
 # Each configuration: connections, activations per connection.
-configs="1:1 8:1 1:50 8:50"
+configs=${BENCH_CONFIGS:-"1:1 8:1 1:50 8:50"}
 product="Windows 10/11 Enterprise"
 
 # --- tools -------------------------------------------------------------------
@@ -174,7 +175,7 @@ wakes_seen() { grep -c "registry woke" "$wrangler_log" 2>/dev/null || true; }
 # The wake line(s) after the first $1 ones, as "R rows in M ms".
 wake_since() {
   grep "registry woke" "$wrangler_log" | tail -n +$(( $1 + 1 )) \
-    | sed -n 's/.*registry woke: \([0-9]*\) counted rows rebuilt in \([0-9]*\) ms.*/\1 rows in \2 ms/p' | paste -sd';' -
+    | sed -n 's/.*registry woke: \([0-9]*\) counted rows rebuilt in \([0-9]*\) ms.*/\1 rows in \2 ms/p' | paste -sd';' - || true
 }
 
 rows_md=$work/rows.md wakes_md=$work/wakes.md notes_md=$work/notes.md
@@ -245,7 +246,7 @@ for size in $sizes; do
     "$label" "$rows" "$seed_ms" "$need" "${wake:-no log line}" "$first" "$second" >> "$wakes_md"
   printf -- '- %s clients: load %s; busiest other processes: %s\n' "$label" "$(loadavg)" "$(others || true)" >> "$notes_md"
   bench_all "$label" "connect port" "127.0.0.1:$tcp_port"
-  bench_all "$label" "tunnel (bridge)" "127.0.0.1:$bridge_port"
+  [ "${BENCH_TUNNEL:-1}" = 0 ] || bench_all "$label" "tunnel (bridge)" "127.0.0.1:$bridge_port"
 done
 
 rows=$(registry_rows)
