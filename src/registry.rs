@@ -53,13 +53,19 @@ pub const COUNTS_BY_APPLICATION: &str = "\
 SELECT application, COUNT(DISTINCT cmid) FROM clients
 WHERE last_seen >= ?1 AND last_hresult = 0 GROUP BY application";
 
-/// ?1 counter name. Names: `total`, `failed`, `license_status:<n>`.
-pub const BUMP_COUNTER: &str = "\
-INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1";
+/// One request's counters in one statement: ?1 `total` (+1), ?2 `failed`
+/// (+?3, 0 or 1), ?4 `license_status:<n>` (+1). One statement rather than
+/// one per counter because the edge pays a JavaScript round trip per
+/// statement (measured: 3 statements instead of 5 per request, ~20 % more
+/// activations a second under `wrangler dev`). A `failed` row of 0 reads
+/// as no failure.
+pub const BUMP_REQUEST_COUNTERS: &str = "\
+INSERT INTO counters (name, value) VALUES (?1, 1), (?2, ?3), (?4, 1)
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
 
 pub const ALL_COUNTERS: &str = "SELECT name, value FROM counters";
 
-/// ?1 counter name, ?2 amount: [`BUMP_COUNTER`] for a whole batch of
+/// ?1 counter name, ?2 amount: [`BUMP_REQUEST_COUNTERS`] for a whole batch of
 /// requests committed together.
 pub const ADD_COUNTER: &str = "\
 INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";

@@ -67,12 +67,15 @@ impl ClientRecord {
             ],
         )?;
         let failed = self.hresult != 0;
-        let bump = |name: &str| sql.execute(registry::BUMP_COUNTER, &[name.into()]);
-        bump(counters::TOTAL)?;
-        if failed {
-            bump(counters::FAILED)?;
-        }
-        bump(&format!("{}{}", counters::LICENSE_STATUS_PREFIX, self.license_status))?;
+        sql.execute(
+            registry::BUMP_REQUEST_COUNTERS,
+            &[
+                counters::TOTAL.into(),
+                counters::FAILED.into(),
+                Value::Int(i64::from(failed)),
+                format!("{}{}", counters::LICENSE_STATUS_PREFIX, self.license_status).into(),
+            ],
+        )?;
         sql.execute(
             registry::BUMP_ACTIVITY,
             &[(self.now / 3600).into(), Value::Int(i64::from(!failed)), Value::Int(i64::from(failed))],
