@@ -10,7 +10,7 @@
 //! execution keeps record-then-count atomic.
 use super::config::EdgeConfig;
 use super::rng::SystemRng;
-use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest, OVER_LIMIT, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
+use super::rpc::{DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
 use crate::model::rate::Limiter;
 use crate::model::counts::Counts;
 use crate::model::identity::Identity;
@@ -77,9 +77,9 @@ impl DurableObject for KmsRegistry {
         let path = req.path();
         match (req.method(), path.as_str()) {
             (Method::Post, DECIDE_PATH) => {
-                let msg: DecideRequest = match req.json().await {
-                    Ok(m) => m,
-                    Err(e) => return Response::error(format!("bad decide request: {e}"), 400),
+                let header = |name| req.headers().get(name).ok().flatten().unwrap_or_default();
+                let Some(msg) = DecideRequest::from_headers(&header(REQUEST_HEADER), &header(REMOTE_HEADER)) else {
+                    return Response::error("bad decide request: malformed kms-request or kms-remote header", 400);
                 };
                 if msg.remote != super::tcp::REMOTE
                     && let Err(why) = self.limit(config, |l, now| l.activation(&msg.remote, now))
@@ -94,7 +94,11 @@ impl DurableObject for KmsRegistry {
                     return Response::error(format!("branch {:?} is over its activation rate", msg.remote), OVER_LIMIT);
                 }
                 match self.decide(config, &msg) {
-                    Ok(reply) => Response::from_json(&reply),
+                    Ok(reply) => {
+                        let mut r = Response::empty()?;
+                        r.headers_mut().set(DECISION_HEADER, &reply.header())?;
+                        Ok(r)
+                    }
                     Err(e) => Response::error(e.to_string(), 500),
                 }
             }

@@ -3,10 +3,10 @@
 //! a [`Decision`].
 use crate::driver::Decider;
 use super::registry::BINDING;
-use super::rpc::{DECIDE_PATH, DecideReply, DecideRequest, OVER_LIMIT, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
+use super::rpc::{DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
 use crate::host::{Activation, Decision};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit, Stub};
+use worker::{Env, Headers, Method, Request, RequestInit, Stub};
 
 pub struct RegistryClient {
     stub: Stub,
@@ -81,14 +81,23 @@ impl Decider for RegistryClient {
 
     async fn decide(&self, a: &Activation) -> Result<Decision, DecideError> {
         let failed = |e: String| DecideError::Failed(e);
-        let msg = DecideRequest::new(&self.remote, a.version, &a.request);
-        let mut resp = post(&self.stub, DECIDE_PATH, &msg).await.map_err(|e| failed(e.to_string()))?;
+        let (request, remote) = DecideRequest::new(&self.remote, a.version, &a.request).headers();
+        let sent = async {
+            let headers = Headers::new();
+            headers.set(REQUEST_HEADER, &request)?;
+            headers.set(REMOTE_HEADER, &remote)?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post).with_headers(headers);
+            self.stub.fetch_with_request(Request::new_with_init(&format!("https://registry{DECIDE_PATH}"), &init)?).await
+        };
+        let mut resp = sent.await.map_err(|e| failed(e.to_string()))?;
         match resp.status_code() {
             200 => {}
             OVER_LIMIT => return Err(DecideError::OverLimit),
             s => return Err(failed(format!("registry answered {s}: {}", resp.text().await.unwrap_or_default()))),
         }
-        let reply: DecideReply = resp.json().await.map_err(|e| failed(e.to_string()))?;
+        let header = resp.headers().get(DECISION_HEADER).ok().flatten().unwrap_or_default();
+        let reply = DecideReply::parse_header(&header).ok_or_else(|| failed(format!("registry answered {header:?}")))?;
         reply.to_decision().ok_or_else(|| failed("registry returned an unusable ePID or HwId".to_owned()))
     }
 }
