@@ -180,27 +180,41 @@ wake_since() {
 
 rows_md=$work/rows.md wakes_md=$work/wakes.md notes_md=$work/notes.md
 : > "$rows_md"; : > "$wakes_md"; : > "$notes_md"
+# The registry's SQLite usage since it woke (decides, rows read, rows
+# written: what Cloudflare bills), or "" when the Worker is not ours.
+usage() { api /api/bench/usage 2>/dev/null || true; }
 bench() { # size-label path-label target c r
   local size=$1 path=$2 target=$3 c=$4 r=$5
-  local name
+  local name before="" after=""
   name=$(printf '%s-%s-c%s-r%s' "$size" "${path%% *}" "$c" "$r")
   local load
   load=$(loadavg)
+  [ "$path" = vlmcsd ] || before=$(usage)
   log "bench $size clients, $path: c=$c r=$r (-d $secs -n $max); load $load"
   timeout $(( ${secs%.*} + 120 )) "$kmsedge" bench "$target" -l "$product" -c "$c" -r "$r" -d "$secs" -n "$max" \
     --json > "$work/runs/$name.json" 2> "$work/runs/$name.err" || true
+  [ "$path" = vlmcsd ] || after=$(usage)
   node -e '
     const fs = require("fs");
-    const [file, size, path, c, r, load] = process.argv.slice(1);
+    const [file, size, path, c, r, load, before, after] = process.argv.slice(1);
+    // Rows read and written per decide during the run (the Durable Object
+    // reports them since it woke; a wake in between shows as "–").
+    let rows = "– | –";
+    try {
+      const [b, a] = [JSON.parse(before), JSON.parse(after)];
+      const d = a.decides - b.decides;
+      if (d > 0 && a.rows_written >= b.rows_written)
+        rows = `${((a.rows_read - b.rows_read) / d).toFixed(1)} | ${((a.rows_written - b.rows_written) / d).toFixed(1)}`;
+    } catch (e) {}
     let j;
     try { j = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) {
       const err = fs.readFileSync(file.replace(/json$/, "err"), "utf8").trim().split("\n").pop() || "no report";
-      console.log(`| ${size} | ${path} | ${c} | ${r} | failed: ${err.replace(/\|/g, "/")} | | | | | ${load} |`);
+      console.log(`| ${size} | ${path} | ${c} | ${r} | failed: ${err.replace(/\|/g, "/")} | | | | | ${rows} | ${load} |`);
       process.exit(0);
     }
     const f = (x) => (x == null ? "–" : x.toFixed(1));
-    console.log(`| ${size} | ${path} | ${c} | ${r} | ${Math.round(j.rate_per_s)} | ${f(j.latency_ms.p50)} | ${f(j.latency_ms.p99)} | ${j.activations} | ${j.errors}${j.unfinished ? ` (+${j.unfinished} cut)` : ""} | ${load} |`);
-  ' "$work/runs/$name.json" "$size" "$path" "$c" "$r" "$load" >> "$rows_md"
+    console.log(`| ${size} | ${path} | ${c} | ${r} | ${Math.round(j.rate_per_s)} | ${f(j.latency_ms.p50)} | ${f(j.latency_ms.p99)} | ${j.activations} | ${j.errors}${j.unfinished ? ` (+${j.unfinished} cut)` : ""} | ${rows} | ${load} |`);
+  ' "$work/runs/$name.json" "$size" "$path" "$c" "$r" "$load" "$before" "$after" >> "$rows_md"
 }
 bench_all() { # size-label path-label target
   local cr
@@ -291,8 +305,9 @@ total=$(( $(date +%s) - started ))
   printf 'Per-branch tunnel limits: %s. ' "$(grep -E '^KMS_BRANCH_(ACTIVATIONS_PER_MINUTE|MAX_CONNECTIONS) = ' "$work/wrangler.toml" | tr -d '"' | paste -sd, - | sed 's/,/, /g' | grep . || echo 'none in wrangler.toml')"
   printf 'Clients = (CMID, KMS id) rows in the registry when the size'"'"'s runs start; each run adds up to 1 024 more (its own CMIDs).\n\n'
   printf '## Activations\n\n'
-  printf '| clients | path | c | per conn | activations/s | p50 ms | p99 ms | activations | errors | load 1/5/15 min |\n'
-  printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n'
+  printf 'DO rows read / written: SQLite rows per activation during the run, as the Durable Object counts them for billing (an index entry is a row).\n\n'
+  printf '| clients | path | c | per conn | activations/s | p50 ms | p99 ms | activations | errors | DO rows read | DO rows written | load 1/5/15 min |\n'
+  printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
   cat "$rows_md"
   printf '\n## Durable Object wake (model rebuilt from the rows)\n\n'
   printf 'The Durable Object'"'"'s own log line, and the wall-clock time of the first activation after it (a new `kmsedge activate` process: connect, bind, one request) and of the next one. Inside the Worker the clock may only advance on I/O, so the logged ms can read low; the difference between the two activations is the outside view.\n\n'

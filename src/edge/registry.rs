@@ -146,6 +146,7 @@ impl DurableObject for KmsRegistry {
             },
             (Method::Get, "/api/activity") => view(views::activity(&self.sql(), unix_now())),
             (Method::Post, super::seed::PATH) => super::seed::handle(self.bench_seed, &req, &self.state.storage(), &self.model),
+            (Method::Get, super::seed::USAGE_PATH) if self.bench_seed => Response::from_json(&usage()),
             _ => Response::error("not found", 404),
         }
     }
@@ -190,6 +191,7 @@ impl KmsRegistry {
         let record = ClientRecord::new(&req, version, verdict, remote, unix);
         let sql = self.sql();
         transaction_sync(&self.state.storage(), move || record.store(&sql))?;
+        USAGE.with(|u| u.set(Usage { decides: u.get().decides + 1, ..u.get() }));
         Ok(DecideReply::from_decision(&model.conclude(&req, verdict, unix).decision))
     }
 
@@ -217,17 +219,50 @@ impl KmsRegistry {
     }
 }
 
+/// What the registry's statements cost since the object woke, as Cloudflare
+/// bills SQLite storage: rows read and rows written (an index entry counts
+/// as a row), read off each statement's cursor. The cost model in the
+/// README comes from these figures (`GET /api/bench/usage`, see [`super::seed`]).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Usage {
+    pub decides: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+thread_local! {
+    static USAGE: core::cell::Cell<Usage> = core::cell::Cell::new(Usage::default());
+}
+
+/// The storage usage since the object woke.
+pub fn usage() -> Usage {
+    USAGE.with(|u| u.get())
+}
+
+fn metered(cursor: &worker::SqlCursor) {
+    USAGE.with(|u| {
+        let mut v = u.get();
+        v.rows_read += cursor.rows_read() as u64;
+        v.rows_written += cursor.rows_written() as u64;
+        u.set(v);
+    });
+}
+
 /// The Durable Object's SQLite as the host model's store.
 impl Sql for SqlStorage {
     type Error = worker::Error;
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let rows: Vec<Vec<SqlStorageValue>> = self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>())?.raw().collect::<Result<_>>()?;
+        let cursor = self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>())?;
+        let rows: Vec<Vec<SqlStorageValue>> = cursor.raw().collect::<Result<_>>()?;
+        metered(&cursor);
         Ok(rows.into_iter().map(|r| r.into_iter().map(from_storage).collect()).collect())
     }
 
     fn execute(&self, sql: &str, params: &[Value]) -> Result<()> {
-        self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>()).map(|_| ())
+        let cursor = self.exec(sql, params.iter().map(to_storage).collect::<Vec<_>>())?;
+        metered(&cursor);
+        Ok(())
     }
 }
 

@@ -33,6 +33,10 @@ pub const ENABLE_VAR: &str = "KMS_BENCH_SEED";
 /// Under `/api/`, so the Worker's admin-token check guards it and forwards
 /// it unchanged to the Durable Object.
 pub const PATH: &str = "/api/bench/seed";
+/// `GET`: the registry's [`super::registry::Usage`] since it woke (decides,
+/// SQLite rows read and written), under the same switch, for the cost
+/// model `scripts/bench-edge.sh` reports.
+pub const USAGE_PATH: &str = "/api/bench/usage";
 /// Most clients one request may add (call again for more).
 pub const MAX_PER_CALL: u64 = 100_000;
 /// Rows per transaction.
