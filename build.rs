@@ -27,7 +27,6 @@ struct App {
     id: String,
     name: String,
     min_active_clients: u32,
-    default_slot: String,
 }
 
 #[derive(Deserialize)]
@@ -35,11 +34,16 @@ struct Slot {
     slot: String,
     csvlk: String,
     csvlk_name: String,
+    app: String,
     group_id: u32,
-    key_id_min: u32,
-    key_id_max: u32,
+    /// Inclusive `[first, last]` key id blocks, ascending, disjoint.
+    key_blocks: Vec<[u32; 2]>,
     release: String,
     min_host_build: u32,
+    /// Held by a host that has no key of the organisation's own.
+    held: bool,
+    /// The KMS counted ids this CSVLK activates.
+    covers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,11 +55,8 @@ struct Kms {
     protocol: u8,
     retail: bool,
     preview: bool,
-    slot: String,
     #[serde(default)]
     synthetic: bool,
-    /// `[group_id, key_id_min, key_id_max]` of the slot, inlined; cross-checked.
-    epid: Option<[u32; 3]>,
 }
 
 #[derive(Deserialize)]
@@ -238,56 +239,6 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
         }
     };
 
-    // ---- ePID slots
-    if cat.epid_slots.is_empty() || cat.epid_slots.len() > 255 {
-        err.push(format!(
-            "epid_slots: need 1..=255 slots, found {}",
-            cat.epid_slots.len()
-        ));
-    }
-    let mut slot_ix: HashMap<&str, usize> = HashMap::new();
-    let mut slots_code = String::new();
-    for (i, s) in cat.epid_slots.iter().enumerate() {
-        let what = format!("epid_slots[{i}] ({:?})", s.slot);
-        nonempty(&what, "slot", &s.slot, &mut err);
-        nonempty(&what, "csvlk_name", &s.csvlk_name, &mut err);
-        if slot_ix.insert(&s.slot, i).is_some() {
-            err.push(format!("{what}: duplicate slot name"));
-        }
-        let (csvlk, _) = guid(&what, &s.csvlk, &mut err);
-        if s.group_id > 99_999 {
-            err.push(format!(
-                "{what}: group_id {} does not fit the 5-digit ePID field",
-                s.group_id
-            ));
-        }
-        if s.key_id_min > s.key_id_max || s.key_id_max > 999_999_999 {
-            err.push(format!(
-                "{what}: key id range {}..={} must be ordered and fit the 9-digit ePID field",
-                s.key_id_min, s.key_id_max
-            ));
-        }
-        let (release, _) = date(&what, &s.release, &mut err);
-        let _ = writeln!(
-            slots_code,
-            "    EpidSlot {{ name: {}, csvlk: {}, csvlk_name: {}, group_id: {}, key_id_min: {}, key_id_max: {}, release: {release}, min_host_build: {} }},",
-            lit(&s.slot),
-            guid_expr(csvlk),
-            lit(&s.csvlk_name),
-            s.group_id,
-            s.key_id_min,
-            s.key_id_max,
-            s.min_host_build
-        );
-    }
-    let slot_ref = |what: &str, name: &str, err: &mut Vec<String>| -> Option<usize> {
-        let ix = slot_ix.get(name).copied();
-        if ix.is_none() {
-            err.push(format!("{what}: ePID slot {name:?} is not in epid_slots"));
-        }
-        ix
-    };
-
     // ---- applications (emitted in AppKey order so that lookup by key is an index)
     let mut app_by_key: HashMap<&str, &App> = HashMap::new();
     let mut app_ids = HashSet::new();
@@ -314,10 +265,9 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
         let what = format!("application {key:?}");
         nonempty(&what, "name", &a.name, &mut err);
         let (id, _) = guid(&what, &a.id, &mut err);
-        let slot = slot_ref(&what, &a.default_slot, &mut err).unwrap_or(0);
         let _ = writeln!(
             apps_code,
-            "    Application {{ key: AppKey::{variant}, id: {}, name: {}, min_active_clients: {}, default_slot: SlotId({slot}) }},",
+            "    Application {{ key: AppKey::{variant}, id: {}, name: {}, min_active_clients: {} }},",
             guid_expr(id),
             lit(&a.name),
             a.min_active_clients
@@ -346,16 +296,6 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
             err.push(format!("{what}: duplicate KMS id"));
         }
         let app = app_variant(&what, &k.app, &mut err);
-        let slot_ix = slot_ref(&what, &k.slot, &mut err);
-        let slot = slot_ix.unwrap_or(0);
-        if let (Some(e), Some(s)) = (k.epid, slot_ix.map(|i| &cat.epid_slots[i]))
-            && e != [s.group_id, s.key_id_min, s.key_id_max]
-        {
-            err.push(format!(
-                "{what}: inlined epid {e:?} disagrees with slot {:?} ([{}, {}, {}])",
-                s.slot, s.group_id, s.key_id_min, s.key_id_max
-            ));
-        }
         if !(4..=6).contains(&k.protocol) {
             err.push(format!(
                 "{what}: protocol {} is not a KMS major version (4, 5 or 6)",
@@ -364,7 +304,7 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
         }
         let _ = writeln!(
             kms_code,
-            "    KmsId {{ id: {}, name: {}, app: AppKey::{app}, n_policy: {}, protocol: {}, retail: {}, preview: {}, slot: SlotId({slot}), synthetic: {} }},",
+            "    KmsId {{ id: {}, name: {}, app: AppKey::{app}, n_policy: {}, protocol: {}, retail: {}, preview: {}, synthetic: {} }},",
             guid_expr(id),
             lit(&k.name),
             k.n_policy,
@@ -373,6 +313,92 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
             k.preview,
             k.synthetic
         );
+    }
+
+    // ---- ePID slots (CSVLKs): key blocks, what each covers, which are held
+    if cat.epid_slots.is_empty() || cat.epid_slots.len() > 255 {
+        err.push(format!(
+            "epid_slots: need 1..=255 slots, found {}",
+            cat.epid_slots.len()
+        ));
+    }
+    let mut slot_names = HashSet::new();
+    let mut slots_code = String::new();
+    let mut held_code = String::new();
+    // KMS id → the held slot covering it: a counted id is answered by one held key.
+    let mut held_cover: HashMap<[u8; 16], &str> = HashMap::new();
+    let mut held_windows = 0;
+    for (i, s) in cat.epid_slots.iter().enumerate() {
+        let what = format!("epid_slots[{i}] ({:?})", s.slot);
+        nonempty(&what, "slot", &s.slot, &mut err);
+        nonempty(&what, "csvlk_name", &s.csvlk_name, &mut err);
+        if !slot_names.insert(&s.slot) {
+            err.push(format!("{what}: duplicate slot name"));
+        }
+        let (csvlk, _) = guid(&what, &s.csvlk, &mut err);
+        let app = app_variant(&what, &s.app, &mut err);
+        if s.group_id > 99_999 {
+            err.push(format!(
+                "{what}: group_id {} does not fit the 5-digit ePID field",
+                s.group_id
+            ));
+        }
+        if s.key_blocks.is_empty() {
+            err.push(format!("{what}: key_blocks is empty"));
+        }
+        let mut blocks = String::new();
+        let mut after: Option<u32> = None;
+        for &[first, last] in &s.key_blocks {
+            if first > last || last > 999_999_999 || after.is_some_and(|a| first <= a) {
+                err.push(format!(
+                    "{what}: key block {first}..={last} must be ordered, fit the 9-digit ePID field and follow the previous block"
+                ));
+            }
+            after = Some(last);
+            let _ = write!(blocks, "KeyBlock {{ first: {first}, last: {last} }}, ");
+        }
+        let mut covers = String::new();
+        let mut seen = HashSet::new();
+        for c in &s.covers {
+            let (id, wire) = guid(&what, c, &mut err);
+            match kms_ix.get(&wire) {
+                None => err.push(format!("{what}: covered KMS id {c} is not in kms_ids")),
+                Some(&k) if cat.kms_ids[k].app != s.app => err.push(format!(
+                    "{what}: covered KMS id {c} belongs to application {:?}, the CSVLK to {:?}",
+                    cat.kms_ids[k].app, s.app
+                )),
+                Some(_) => {}
+            }
+            if !seen.insert(wire) {
+                err.push(format!("{what}: KMS id {c} is covered twice"));
+            }
+            if s.held
+                && let Some(other) = held_cover.insert(wire, &s.slot)
+            {
+                err.push(format!("{what}: KMS id {c} is also covered by held slot {other:?}"));
+            }
+            let _ = write!(covers, "{}, ", guid_expr(id));
+        }
+        if s.held {
+            let _ = write!(held_code, "SlotId({i}), ");
+            held_windows += usize::from(s.app == "win");
+        }
+        let (release, _) = date(&what, &s.release, &mut err);
+        let _ = writeln!(
+            slots_code,
+            "    EpidSlot {{ name: {}, csvlk: {}, csvlk_name: {}, app: AppKey::{app}, group_id: {}, key_blocks: &[{blocks}], release: {release}, min_host_build: {}, held: {}, covers: &[{covers}] }},",
+            lit(&s.slot),
+            guid_expr(csvlk),
+            lit(&s.csvlk_name),
+            s.group_id,
+            s.min_host_build,
+            s.held
+        );
+    }
+    if held_windows != 1 {
+        err.push(format!(
+            "epid_slots: a host holds one Windows CSVLK; {held_windows} Windows slots are held"
+        ));
     }
 
     // ---- SKUs
@@ -455,10 +481,11 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
             b.ndr64
         );
     }
-    // ePID generation needs a host build able to carry every CSVLK, with and without NDR64.
+    // ePID generation needs a host build able to carry every held CSVLK, with and without NDR64.
     let need = cat
         .epid_slots
         .iter()
+        .filter(|s| s.held)
         .map(|s| s.min_host_build)
         .max()
         .unwrap_or(0);
@@ -511,6 +538,11 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
         code,
         "pub static EPID_SLOTS: &[EpidSlot] = &[\n{slots_code}];\n"
     );
+    let _ = writeln!(
+        code,
+        "/// The CSVLKs a host holds when it has none of the organisation's own, in catalogue order."
+    );
+    let _ = writeln!(code, "pub static HELD_BY_DEFAULT: &[SlotId] = &[{held_code}];\n");
     let _ = writeln!(code, "/// The KMS counted ids, in catalogue order.");
     let _ = writeln!(code, "pub static KMS_IDS: &[KmsId] = &[\n{kms_code}];\n");
     let _ = writeln!(code, "/// The KMS-client SKUs, in catalogue order.");

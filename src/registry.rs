@@ -89,6 +89,9 @@ pub const GET_HOST: &str = "SELECT value FROM host WHERE key = ?1";
 pub const INIT_HOST: &str = "INSERT INTO host (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 pub const SET_HOST: &str = "\
 INSERT INTO host (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+/// ?1 key, ?2 the value read, ?3 its replacement: compare-and-swap, so two
+/// starters correcting the same stale value keep one correction.
+pub const REPLACE_HOST: &str = "UPDATE host SET value = ?3 WHERE key = ?1 AND value = ?2";
 
 /// Columns of a client row, in the order the listing queries return them.
 pub const CLIENT_COLUMNS: &str = "cmid, kms_id, application, sku, workstation, remote, license_status, protocol, first_seen, last_seen, requests, last_hresult";

@@ -320,7 +320,7 @@ async fn api_needs_the_admin_token_and_speaks_the_shared_shapes() {
     let status = edge.status().await;
     assert_eq!(status.runtime, "edge");
     assert_eq!(status.policy.count_mode, "sufficient");
-    assert_eq!(status.identity.epids.len(), kmsedge::catalog::EPID_SLOTS.len());
+    assert_eq!(status.identity.epids.len(), kmsedge::catalog::HELD_BY_DEFAULT.len());
     assert!(status.identity.epids.iter().all(|e| kmsedge::epid::Epid::parse(&e.epid).unwrap().parts().is_some()));
     assert_eq!(status.identity.hwid.len(), 16);
     let page: ClientPage = edge.api("/api/clients?limit=2&sort=first_seen&order=asc").await;

@@ -73,7 +73,7 @@ fn case() -> impl Strategy<Value = Case> {
 fn run(c: &Case) -> Result<(), TestCaseError> {
     let sku = &SKUS[c.sku];
     let mut rng = TestRng(c.seed);
-    let profile = epid::choose_profile(&mut rng, Date::parse_iso("2026-11-24").unwrap(), c.host_ndr64);
+    let profile = epid::choose_profile(&mut rng, catalog::HELD_BY_DEFAULT, Date::parse_iso("2026-11-24").unwrap(), c.host_ndr64);
     let slot = catalog::slot(catalog::slot_for(&sku.kms, &catalog::application_by_key(sku.app).id));
     let host_epid = epid::generate(&mut rng, slot, &profile, Date::parse_iso("2026-11-24").unwrap());
     let hwid = epid::generate_hwid(&mut rng);

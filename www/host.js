@@ -196,9 +196,10 @@ function countMode(p) {
 }
 function scope(p, names) {
   switch (p.scope) {
+    case 'covered': return 'what the host’s keys cover, and products newer than the catalogue';
     case 'all': return 'all products (any counted id)';
     case 'known': return 'products in the catalogue';
-    case 'genuine': return 'what a genuine host’s CSVLKs cover';
+    case 'genuine': return 'only what the host’s keys cover';
     case 'list': return `only ${plural(p.scope_ids.length, 'counted id')}: ${p.scope_ids.map((id) => names.get(id) ? `${names.get(id)} (${id})` : id).join(', ')}`;
     default: return p.scope;
   }

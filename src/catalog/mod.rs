@@ -8,10 +8,12 @@
 use crate::guid::Guid;
 use crate::time::Date;
 
+mod keys;
 mod search;
 #[cfg(test)]
 mod tests;
 
+pub use keys::{answering, covering, csvlk_for, replaces, slot_for};
 pub use search::search;
 
 /// The three KMS applications (activation pools); JSON keys `win`, `o14`, `o15`.
@@ -58,8 +60,6 @@ pub struct Application {
     pub name: &'static str,
     /// Count a genuine host keeps "charged" for this application (50 / 10).
     pub min_active_clients: u32,
-    /// ePID slot for a KMS id of this application that the catalogue lacks.
-    pub default_slot: SlotId,
 }
 
 /// Index into [`EPID_SLOTS`].
@@ -73,23 +73,58 @@ impl SlotId {
     }
 }
 
-/// The CSVLK parameters a host imitates when generating an ePID (§8.5).
+/// An inclusive range of key ids (a product key's serial) Microsoft issued
+/// for a CSVLK. A CSVLK may have several with holes between them (Windows
+/// Server 2022: 0–19 999 and 30 000–20 029 999), so a plausible ePID's key
+/// id lies inside a block, not merely between the lowest and the highest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyBlock {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl KeyBlock {
+    pub fn contains(&self, key_id: u32) -> bool {
+        (self.first..=self.last).contains(&key_id)
+    }
+}
+
+/// A CSVLK (KMS host key) as the catalogue knows it: the parameters of
+/// the ePID a host holding it answers with (§8.5), and the KMS counted ids
+/// it activates (Microsoft's `KmsCountedIdList` of its licence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EpidSlot {
     /// Slot name, e.g. `Windows`, `Office2019`, `WinServer2025`.
     pub name: &'static str,
-    /// Activation id of the imitated CSVLK.
+    /// Activation id of the CSVLK.
     pub csvlk: Guid,
     pub csvlk_name: &'static str,
+    /// The application whose clients it activates.
+    pub app: AppKey,
     /// ePID part 2.
     pub group_id: u32,
-    /// Inclusive key id range (ePID parts 3–4).
-    pub key_id_min: u32,
-    pub key_id_max: u32,
+    /// Key ids issued for it (ePID parts 3–4), ascending and disjoint.
+    pub key_blocks: &'static [KeyBlock],
     /// CSVLK release: lower bound for the activation date.
     pub release: Date,
     /// Oldest host OS build that may carry this CSVLK.
     pub min_host_build: u32,
+    /// Held by a host that has no key of the organisation's own.
+    pub held: bool,
+    /// The KMS counted ids it activates.
+    pub covers: &'static [Guid],
+}
+
+impl EpidSlot {
+    /// Whether a host holding this CSVLK activates clients sending `kms_id`.
+    pub fn covers(&self, kms_id: &Guid) -> bool {
+        self.covers.contains(kms_id)
+    }
+
+    /// Whether `key_id` lies in one of the CSVLK's key blocks.
+    pub fn has_key_id(&self, key_id: u32) -> bool {
+        self.key_blocks.iter().any(|b| b.contains(key_id))
+    }
 }
 
 /// A KMS counted id (`KmsCountedId` of a request).
@@ -102,11 +137,9 @@ pub struct KmsId {
     pub n_policy: u32,
     /// Default KMS protocol major version of its clients (4, 5 or 6).
     pub protocol: u8,
-    /// Groups a genuine host refuses (strict mode).
+    /// Groups no CSVLK covers: a genuine host refuses them.
     pub retail: bool,
     pub preview: bool,
-    /// The ePID slot to answer with.
-    pub slot: SlotId,
     /// Invented by py-kms; no real client sends it (kept for naming).
     pub synthetic: bool,
 }
@@ -149,7 +182,7 @@ pub struct HostBuild {
     pub ndr64: bool,
 }
 
-// APPLICATIONS, EPID_SLOTS, KMS_IDS, SKUS, HOST_BUILDS, KMS_ID_INDEX, SKU_INDEX.
+// APPLICATIONS, EPID_SLOTS, HELD_BY_DEFAULT, KMS_IDS, SKUS, HOST_BUILDS, KMS_ID_INDEX, SKU_INDEX.
 include!(concat!(env!("OUT_DIR"), "/catalog_tables.rs"));
 
 /// The application with this `ApplicationId`.
@@ -232,20 +265,6 @@ pub fn slot_by_name(name: &str) -> Option<SlotId> {
         .iter()
         .position(|s| s.name.eq_ignore_ascii_case(name))
         .map(|i| SlotId(i as u8))
-}
-
-/// The ePID slot a host answers a request with: the counted id's slot if
-/// known, else the application's default slot, else the Windows slot
-/// (kms-protocol.md §8.5, §10 last row). "The Windows slot" is the Windows
-/// application's default slot.
-pub fn slot_for(kms_id: &Guid, app_id: &Guid) -> SlotId {
-    if let Some(k) = self::kms_id(kms_id) {
-        return k.slot;
-    }
-    match application(app_id) {
-        Some(a) => a.default_slot,
-        None => application_by_key(AppKey::Windows).default_slot,
-    }
 }
 
 /// The host build entry for a build number (binary search).

@@ -51,7 +51,6 @@ fn tables_match_the_json() {
             u64::from(app.min_active_clients),
             a["min_active_clients"].as_u64().unwrap()
         );
-        assert_eq!(app.default_slot, slot_named(&a["default_slot"]));
     }
     let slots = j["epid_slots"].as_array().unwrap();
     for (i, s) in slots.iter().enumerate() {
@@ -60,8 +59,12 @@ fn tables_match_the_json() {
         assert_eq!(e.csvlk, g(s["csvlk"].as_str().unwrap()));
         assert_eq!(e.csvlk_name, s["csvlk_name"]);
         assert_eq!(u64::from(e.group_id), s["group_id"].as_u64().unwrap());
-        assert_eq!(u64::from(e.key_id_min), s["key_id_min"].as_u64().unwrap());
-        assert_eq!(u64::from(e.key_id_max), s["key_id_max"].as_u64().unwrap());
+        assert_eq!(e.app, app_key(&s["app"]));
+        let blocks: Vec<[u64; 2]> = e.key_blocks.iter().map(|b| [b.first.into(), b.last.into()]).collect();
+        assert_eq!(serde_json::json!(blocks), s["key_blocks"]);
+        assert_eq!(e.held, s["held"].as_bool().unwrap());
+        let covers: Vec<Guid> = s["covers"].as_array().unwrap().iter().map(|c| g(c.as_str().unwrap())).collect();
+        assert_eq!(e.covers, &covers[..]);
         assert_eq!(e.release, date(&s["release"]));
         assert_eq!(
             u64::from(e.min_host_build),
@@ -78,15 +81,9 @@ fn tables_match_the_json() {
         assert_eq!(u64::from(e.protocol), k["protocol"].as_u64().unwrap());
         assert_eq!(e.retail, k["retail"].as_bool().unwrap());
         assert_eq!(e.preview, k["preview"].as_bool().unwrap());
-        assert_eq!(e.slot, slot_named(&k["slot"]));
         assert_eq!(
             e.synthetic,
             k.get("synthetic").and_then(Value::as_bool).unwrap_or(false)
-        );
-        let s = slot(e.slot);
-        assert_eq!(
-            k["epid"],
-            serde_json::json!([s.group_id, s.key_id_min, s.key_id_max])
         );
     }
     for (i, s) in j["skus"].as_array().unwrap().iter().enumerate() {
@@ -141,20 +138,11 @@ fn applications() {
         assert_eq!(AppKey::from_json_key(k.json_key()), Some(k));
     }
     let win = application(&g("55c92734-d682-4d71-983e-d6ec3f16059f")).unwrap();
-    assert_eq!(
-        (win.key, win.min_active_clients, slot(win.default_slot).name),
-        (AppKey::Windows, 50, "Windows")
-    );
+    assert_eq!((win.key, win.min_active_clients), (AppKey::Windows, 50));
     let o14 = application(&g("59a52881-a989-479d-af46-f275c6370663")).unwrap();
-    assert_eq!(
-        (o14.key, o14.min_active_clients, slot(o14.default_slot).name),
-        (AppKey::Office2010, 10, "Office2010")
-    );
+    assert_eq!((o14.key, o14.min_active_clients), (AppKey::Office2010, 10));
     let o15 = application(&g("0ff1ce15-a989-479d-af46-f275c6370663")).unwrap();
-    assert_eq!(
-        (o15.key, o15.min_active_clients, slot(o15.default_slot).name),
-        (AppKey::Office2013, 10, "Office2019")
-    );
+    assert_eq!((o15.key, o15.min_active_clients), (AppKey::Office2013, 10));
     assert_eq!(application(&Guid::ZERO), None);
     assert_eq!(AppKey::from_json_key("O15"), Some(AppKey::Office2013));
     assert_eq!(AppKey::from_json_key("o16"), None);
@@ -174,7 +162,7 @@ fn windows_enterprise_lookup() {
         (k.n_policy, k.protocol, k.retail, k.preview, k.synthetic),
         (25, 6, false, false, false)
     );
-    assert_eq!(slot(k.slot).name, "Windows");
+    assert_eq!(slot(slot_for(&k.id, &Guid::ZERO)).name, "WinServer2025");
     let skus: Vec<_> = skus_for_kms(&k.id).collect();
     assert!(skus.iter().any(|x| core::ptr::eq(*x, s)));
     assert!(skus.iter().all(|x| x.kms == k.id));
@@ -194,11 +182,11 @@ fn external_and_synthetic_ids() {
     // py-kms's invented ones are kept, flagged synthetic, and carry none.
     let ws2025 = kms_id(&g("907f1f65-adcd-4a2e-95bc-4bf500bc6e58")).unwrap();
     assert!(!ws2025.synthetic);
-    assert_eq!(slot(ws2025.slot).name, "WinServer2025");
+    assert_eq!(slot(slot_for(&ws2025.id, &Guid::ZERO)).name, "WinServer2025");
     assert_eq!(skus_for_kms(&ws2025.id).count(), 4);
     let o2024 = kms_id(&g("a8973cb5-bf03-0a4c-9cef-703099645ab3")).unwrap();
     assert_eq!(
-        (o2024.app, slot(o2024.slot).name),
+        (o2024.app, slot(slot_for(&o2024.id, &Guid::ZERO)).name),
         (AppKey::Office2013, "Office2024")
     );
     assert!(skus_for_kms(&o2024.id).count() > 0);
@@ -219,66 +207,130 @@ fn slot_selection() {
     let o14_app = g("59a52881-a989-479d-af46-f275c6370663");
     let o15_app = g("0ff1ce15-a989-479d-af46-f275c6370663");
     let name = |k: &str, a: &Guid| slot(slot_for(&g(k), a)).name;
-    // Known counted ids: their own slot, whatever the application id says.
-    assert_eq!(
-        name("617d9eb1-ef36-4f82-86e0-a65ae07b96c6", &o15_app),
-        "Office2019"
-    );
-    assert_eq!(
-        name("85b5f61b-320b-4be3-814a-b76b2bfafc82", &o15_app),
-        "Office2016"
-    );
-    assert_eq!(
-        name("e85af946-2e25-47b7-83e1-bebcebeac611", &o14_app),
-        "Office2010"
-    );
-    assert_eq!(
-        name("58e2134f-8e11-4d17-9cb2-91069c151148", &win_app),
-        "Windows"
-    );
-    assert_eq!(
-        name("7ba0bf23-d0f5-4072-91d9-d55af5a481b6", &win_app),
-        "WinChinaGov"
-    );
-    assert_eq!(
-        name("b74263e4-0f92-46c6-bcf8-c11d5efe2959", &win_app),
-        "WinServer2022"
-    );
-    assert_eq!(
-        name("907f1f65-adcd-4a2e-95bc-4bf500bc6e58", &win_app),
-        "WinServer2025"
-    );
-    assert_eq!(
-        name("b74263e4-0f92-46c6-bcf8-c11d5efe2959", &Guid::ZERO),
-        "WinServer2022"
-    );
-    assert_eq!(
-        name("aa4c7968-b9da-4680-92b6-acb25e2f866c", &o15_app),
-        "Windows"
-    ); // Office 2013 pre-release
-    // Unknown counted id: the application's default slot, else Windows.
+    // Known counted ids: the held key covering them, whatever the application id says.
+    assert_eq!(name("617d9eb1-ef36-4f82-86e0-a65ae07b96c6", &o15_app), "Office2019");
+    assert_eq!(name("85b5f61b-320b-4be3-814a-b76b2bfafc82", &o15_app), "Office2016");
+    assert_eq!(name("e6a6f1bf-9d40-40c3-aa9f-c77ba21578c0", &o15_app), "Office2013");
+    assert_eq!(name("86d50b16-4808-41af-b83b-b338274318b2", &o15_app), "Office2021");
+    assert_eq!(name("a8973cb5-bf03-0a4c-9cef-703099645ab3", &o15_app), "Office2024");
+    assert_eq!(name("e85af946-2e25-47b7-83e1-bebcebeac611", &o14_app), "Office2010");
+    // One Windows key answers every Windows id: clients, servers, LTSC.
+    for id in [
+        "58e2134f-8e11-4d17-9cb2-91069c151148",
+        "b74263e4-0f92-46c6-bcf8-c11d5efe2959",
+        "907f1f65-adcd-4a2e-95bc-4bf500bc6e58",
+        "212a64dc-43b1-4d3d-a30c-2fc69d2095c6",
+        "e85ee727-69c4-4528-99d2-216b0f065e38",
+    ] {
+        assert_eq!(name(id, &win_app), "WinServer2025", "{id}");
+        assert_eq!(name(id, &Guid::ZERO), "WinServer2025", "{id}");
+    }
+    // Ids no held key covers (retail, preview, China Government): the key of
+    // their application, for scopes that serve them.
+    assert_eq!(name("7ba0bf23-d0f5-4072-91d9-d55af5a481b6", &win_app), "WinServer2025");
+    assert_eq!(name("aa4c7968-b9da-4680-92b6-acb25e2f866c", &o15_app), "Office2024"); // Office 2013 pre-release
+    // Unknown counted id: the newest held key of the request's application, else Windows.
     let unknown = "01234567-89ab-cdef-0123-456789abcdef";
-    assert_eq!(name(unknown, &win_app), "Windows");
+    assert_eq!(name(unknown, &win_app), "WinServer2025");
     assert_eq!(name(unknown, &o14_app), "Office2010");
-    assert_eq!(name(unknown, &o15_app), "Office2019");
-    assert_eq!(name(unknown, &Guid::ZERO), "Windows");
-    assert_eq!(name(unknown, &g(unknown)), "Windows");
+    assert_eq!(name(unknown, &o15_app), "Office2024");
+    assert_eq!(name(unknown, &Guid::ZERO), "WinServer2025");
+    assert_eq!(name(unknown, &g(unknown)), "WinServer2025");
 
-    assert_eq!(
-        slot_by_name("Office2019").map(|s| slot(s).name),
-        Some("Office2019")
-    );
-    assert_eq!(
-        slot_by_name("winserver2025").map(|s| slot(s).group_id),
-        Some(4918)
-    );
+    assert_eq!(slot_by_name("Office2019").map(|s| slot(s).name), Some("Office2019"));
+    assert_eq!(slot_by_name("winserver2025").map(|s| slot(s).group_id), Some(4919));
     assert_eq!(slot_by_name("Office2030"), None);
     assert_eq!(slot_by_name(""), None);
     for (i, s) in EPID_SLOTS.iter().enumerate() {
         assert_eq!(slot_by_name(s.name), Some(SlotId(i as u8)));
         assert_eq!(SlotId(i as u8).get(), s);
-        assert!(s.key_id_min <= s.key_id_max && s.key_id_max <= 999_999_999);
+        assert!(s.key_blocks.windows(2).all(|w| w[0].last < w[1].first));
+        assert!(s.key_blocks.iter().all(|b| b.first <= b.last && b.last <= 999_999_999));
+        assert!(s.covers.iter().all(|c| kms_id(c).is_some_and(|k| k.app == s.app)), "{}", s.name);
     }
+}
+
+fn held_names() -> Vec<&'static str> {
+    HELD_BY_DEFAULT.iter().map(|s| slot(*s).name).collect()
+}
+
+#[test]
+fn a_host_holds_one_windows_key_and_one_key_per_office_generation() {
+    assert_eq!(
+        held_names(),
+        ["Office2010", "Office2013", "Office2016", "Office2019", "Office2021", "Office2024", "WinServer2025"]
+    );
+    // Every id a held key covers is covered by exactly one.
+    for k in KMS_IDS {
+        let n = HELD_BY_DEFAULT.iter().filter(|s| slot(**s).covers(&k.id)).count();
+        assert!(n <= 1, "{}", k.name);
+        // Retail and preview ids: no CSVLK at all covers them.
+        if k.retail || k.preview {
+            assert!(EPID_SLOTS.iter().all(|s| !s.covers(&k.id)), "{}", k.name);
+        }
+    }
+    // What no held key covers: retail, preview, and China Government.
+    let uncovered: Vec<&str> = KMS_IDS.iter().filter(|k| covering(HELD_BY_DEFAULT, &k.id).is_none()).map(|k| k.name).collect();
+    assert_eq!(uncovered.len(), 7, "{uncovered:?}");
+    assert!(uncovered.contains(&"Windows 10/11 China Government"));
+    // An Office key covers its own generation only.
+    for s in EPID_SLOTS.iter().filter(|s| s.app != AppKey::Windows) {
+        assert!(s.covers.iter().all(|c| !kms_id(c).unwrap().synthetic) || s.name == "Office2024");
+        assert!(s.covers.len() <= 2, "{}", s.name);
+    }
+    // The Server 2025 key covers everything the Server 2022 key does, which
+    // covers everything the Server 2019 key does (newer activates older).
+    let (s19, s22, s25) = (slot_named(&"Windows".into()), slot_named(&"WinServer2022".into()), slot_named(&"WinServer2025".into()));
+    assert!(slot(s19).covers.iter().all(|c| slot(s22).covers(c)));
+    assert!(slot(s22).covers.iter().all(|c| slot(s25).covers(c)));
+    let ws2025 = g("907f1f65-adcd-4a2e-95bc-4bf500bc6e58");
+    let ws2022 = g("b74263e4-0f92-46c6-bcf8-c11d5efe2959");
+    assert!(!slot(s22).covers(&ws2025) && !slot(s19).covers(&ws2022));
+}
+
+#[test]
+fn installing_a_key_replaces_the_key_of_its_kind() {
+    let by = |n: &str| slot_by_name(n).unwrap();
+    // Any Windows CSVLK replaces the Windows key; an Office key only its generation's.
+    assert!(replaces(by("WinServer2022"), by("WinServer2025")));
+    assert!(replaces(by("WinChinaGov"), by("WinServer2025")));
+    assert!(!replaces(by("WinServer2022"), by("Office2024")));
+    assert!(replaces(by("Office2021"), by("Office2021")));
+    assert!(!replaces(by("Office2021"), by("Office2024")));
+    assert!(!replaces(by("Office2010"), by("Office2013")));
+    // A key is named by its group id and serial: group 206 is shared, the block decides.
+    assert_eq!(csvlk_for(206, 600_000_000), Some(by("Office2024")));
+    assert_eq!(csvlk_for(206, 680_000_000), Some(by("Office2019")));
+    assert_eq!(csvlk_for(206, 560_000_000), Some(by("Windows")));
+    assert_eq!(csvlk_for(4919, 20_000), Some(by("WinServer2025")));
+    assert_eq!(csvlk_for(4573, 25_000), None, "the Server 2022 hole");
+    assert_eq!(csvlk_for(4918, 10), None, "the Azure-only CSVLK is no host key here");
+    assert_eq!(csvlk_for(206, 1), None);
+}
+
+/// Each fact corrected from Microsoft's pkeyconfig (data/README.md, "Corrected facts").
+#[test]
+fn corrected_facts() {
+    let by = |n: &str| slot(slot_by_name(n).unwrap());
+    let blocks = |s: &EpidSlot| s.key_blocks.iter().map(|b| (b.first, b.last)).collect::<Vec<_>>();
+    let ws2025 = by("WinServer2025");
+    assert_eq!((ws2025.csvlk, ws2025.group_id), (g("84e331f6-4279-48c4-ab10-b75139181351"), 4919));
+    assert_eq!(blocks(ws2025), [(0, 19_999), (20_000, 20_019_999)]);
+    assert!(!ws2025.has_key_id(20_020_000));
+    assert_eq!(ws2025.min_host_build, 17763);
+    let o2024 = by("Office2024");
+    assert_eq!((o2024.csvlk, o2024.group_id), (g("f3d89bbf-c0ec-47ce-a8fa-e5a5f97e447f"), 206));
+    assert_eq!(blocks(o2024), [(591_000_000, 610_999_999)]);
+    assert!(!o2024.has_key_id(666_000_000), "not Office 2019's range");
+    let ws2022 = by("WinServer2022");
+    assert_eq!((ws2022.csvlk, ws2022.group_id), (g("661f7658-7035-4b4c-9f35-010682943ec2"), 4573));
+    assert_eq!(blocks(ws2022), [(0, 19_999), (30_000, 20_029_999)]);
+    assert!(ws2022.has_key_id(19_999) && ws2022.has_key_id(30_000));
+    assert!((20_000..30_000).step_by(997).all(|k| !ws2022.has_key_id(k)), "the hole");
+    assert_eq!(host_build(26100).unwrap().release, Date { year: 2024, month: 10, day: 1 });
+    // The Server 2025 key covers exactly the 22 ids of its licence, plus two
+    // that real clients send (py-kms's Server 2025 id and ServerRdsh).
+    assert_eq!(ws2025.covers.len(), 24);
 }
 
 fn ids(q: &str) -> Vec<Guid> {

@@ -9,8 +9,8 @@
 //! | `KMS_PORT` | port announced in bind_ack (what clients were told to dial) | `1688` |
 //! | `KMS_NDR64` | `true`/`false`: accept NDR64 like Windows 8+ hosts | `true` |
 //! | `KMS_BTFN` | `true`/`false`: acknowledge bind-time feature negotiation | `true` |
-//! | `KMS_SCOPE` | `all`, `known`, `genuine`, or a comma-separated list of KMS counted ids (GUIDs or catalogue names) | `all` |
-//! | `KMS_COUNT` | `sufficient`, `genuine`, or a number 1..=10000 (fixed count) | `sufficient` |
+//! | `KMS_SCOPE` | `covered` (what the host's keys cover, and ids the catalogue does not know), `all`, `known`, `genuine` (only what the keys cover), or a comma-separated list of KMS counted ids (GUIDs or catalogue names) | `covered` |
+//! | `KMS_COUNT` | `sufficient` (2 × N), `genuine`, or a number 1..=10000 (fixed count); never above 2 × N | `sufficient` |
 //! | `KMS_MAX_TIME_SKEW` | seconds (1 to 10 years), or `off` | `14400` (4 h) |
 //! | `KMS_ACTIVATION_INTERVAL` | minutes, 15..=43200 | `120` |
 //! | `KMS_RENEWAL_INTERVAL` | minutes, 15..=43200 | `10080` |

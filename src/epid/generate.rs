@@ -1,10 +1,10 @@
 //! Inventing a plausible ePID for a host that has none configured: which
-//! host build and LCID it claims (one [`HostProfile`] for every slot, as
-//! on a real host) and, per slot, a key id and activation date the
+//! host build and LCID it claims (one [`HostProfile`] for every key it
+//! holds, as on a real host) and, per key, a key id and activation date the
 //! catalogue makes believable. Kept apart from the value so that the
 //! policy can change without touching parsing.
 use super::{Epid, EpidParts};
-use crate::catalog::{EPID_SLOTS, EpidSlot, HOST_BUILDS, HostBuild};
+use crate::catalog::{EpidSlot, HOST_BUILDS, HostBuild, SlotId, slot};
 use crate::time::Date;
 use rand_core::Rng;
 
@@ -26,12 +26,6 @@ pub const OTHER_LCIDS: [u16; 16] = [
     1031, 1036, 3082, 1040, 1041, 1042, 1043, 1045, 1046, 1049, 2052, 1028, 2057, 1053, 1055, 1029,
 ];
 
-/// Slots whose key id range is uncertain (notes in `data/README.md`: the
-/// Server 2022 range may have a hole at 20 000–29 999, the Server 2025 data
-/// is unverified, Office LTSC 2024's range is copied from Office 2019): key
-/// ids are drawn from the upper half of their range.
-pub const UNCERTAIN_RANGE_SLOTS: [&str; 3] = ["WinServer2022", "WinServer2025", "Office2024"];
-
 /// Uniform in `0..n` (`n > 0`), unbiased (rejection sampling).
 fn below<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
     debug_assert!(n > 0);
@@ -45,34 +39,28 @@ fn below<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
     }
 }
 
-/// Uniform in `lo..=hi` (`lo <= hi`).
-fn between<R: Rng + ?Sized>(rng: &mut R, lo: u64, hi: u64) -> u64 {
-    lo + below(rng, hi - lo + 1)
-}
-
-/// The largest `min_host_build` over all slots: a build at least this new can
-/// carry every CSVLK, so all slots can share it.
-pub fn min_consistent_build() -> u32 {
-    EPID_SLOTS
-        .iter()
-        .map(|s| s.min_host_build)
+/// The largest `min_host_build` over the held keys: a build at least this
+/// new can carry every one of them, so they can share it.
+pub fn min_consistent_build(held: &[SlotId]) -> u32 {
+    held.iter()
+        .map(|s| slot(*s).min_host_build)
         .max()
         .unwrap_or(0)
 }
 
 /// Whether a host build is a valid choice for [`choose_profile`], ignoring dates.
-fn build_fits(b: &HostBuild, ndr64: bool) -> bool {
-    b.use_for_epid && b.build >= min_consistent_build() && (!ndr64 || (b.ndr64 && b.build >= 9200))
+fn build_fits(b: &HostBuild, held: &[SlotId], ndr64: bool) -> bool {
+    b.use_for_epid && b.build >= min_consistent_build(held) && (!ndr64 || (b.ndr64 && b.build >= 9200))
 }
 
 /// Picks a host build and an LCID. The build is uniform among the
 /// `use_for_epid` builds released on or before `today` that can carry every
-/// slot's CSVLK (≥ the largest `min_host_build`) and, when `ndr64` is true,
+/// held CSVLK (≥ the largest `min_host_build`) and, when `ndr64` is true,
 /// that negotiate NDR64 (≥ 9200: older hosts never did). If `today` precedes
 /// all of them (a wrong clock), the oldest such build is used. The LCID is
 /// 1033 three times in four, else one of [`OTHER_LCIDS`].
-pub fn choose_profile<R: Rng + ?Sized>(rng: &mut R, today: Date, ndr64: bool) -> HostProfile {
-    let fits = |b: &&HostBuild| build_fits(b, ndr64);
+pub fn choose_profile<R: Rng + ?Sized>(rng: &mut R, held: &[SlotId], today: Date, ndr64: bool) -> HostProfile {
+    let fits = |b: &&HostBuild| build_fits(b, held, ndr64);
     let released = |b: &&HostBuild| b.release <= today;
     let n = HOST_BUILDS.iter().filter(fits).filter(released).count();
     let build = if n > 0 {
@@ -91,15 +79,20 @@ pub fn choose_profile<R: Rng + ?Sized>(rng: &mut R, today: Date, ndr64: bool) ->
     HostProfile { build, lcid }
 }
 
-/// The inclusive key id range [`generate`] draws from for a slot: the whole
-/// range, or its upper half for [`UNCERTAIN_RANGE_SLOTS`].
-pub fn key_id_range(slot: &EpidSlot) -> (u32, u32) {
-    let (lo, hi) = (slot.key_id_min, slot.key_id_max.max(slot.key_id_min));
-    if UNCERTAIN_RANGE_SLOTS.contains(&slot.name) {
-        (lo + (hi - lo).div_ceil(2), hi)
-    } else {
-        (lo, hi)
+/// A key id uniform over all the CSVLK's key blocks (each id of each
+/// block equally likely), so it never falls in a hole between blocks.
+pub fn key_id<R: Rng + ?Sized>(rng: &mut R, slot: &EpidSlot) -> u32 {
+    let size = |b: &crate::catalog::KeyBlock| u64::from(b.last - b.first) + 1;
+    let total: u64 = slot.key_blocks.iter().map(size).sum();
+    let mut k = below(rng, total.max(1));
+    for b in slot.key_blocks {
+        if k < size(b) {
+            return b.first + k as u32;
+        }
+        k -= size(b);
     }
+    // build.rs guarantees at least one block; defensive only.
+    slot.key_blocks.first().map_or(0, |b| b.first)
 }
 
 /// The activation date bounds [`generate`] uses: from max(CSVLK release,
@@ -112,7 +105,7 @@ pub fn activation_date_range(slot: &EpidSlot, profile: &HostProfile, today: Date
 
 /// A plausible ePID for `slot` on the host described by `profile`: platform
 /// id and build from the profile, the slot's group id, a key id uniform in
-/// [`key_id_range`], channel 03, the profile's LCID, and an activation date
+/// [`key_id`], channel 03, the profile's LCID, and an activation date
 /// uniform in [`activation_date_range`] written as 1-based day of year +
 /// year. Deterministic for a given RNG state.
 pub fn generate<R: Rng + ?Sized>(
@@ -121,8 +114,7 @@ pub fn generate<R: Rng + ?Sized>(
     profile: &HostProfile,
     today: Date,
 ) -> Epid {
-    let (klo, khi) = key_id_range(slot);
-    let key_id = between(rng, u64::from(klo), u64::from(khi)) as u32;
+    let key_id = key_id(rng, slot);
     let (dlo, dhi) = activation_date_range(slot, profile, today);
     let lo = dlo.days_since_unix_epoch();
     let hi = dhi.days_since_unix_epoch();
@@ -152,7 +144,7 @@ mod tests {
     use super::*;
     use super::super::{MAX_LEN, generate_hwid};
     use super::super::test_rng::TestRng;
-    use crate::catalog::{self, slot_by_name};
+    use crate::catalog::{self, EPID_SLOTS, HELD_BY_DEFAULT, slot_by_name};
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -168,7 +160,9 @@ mod tests {
 
     #[test]
     fn profile_respects_constraints() {
-        assert_eq!(min_consistent_build(), 9600);
+        // The Server 2025 CSVLK can be hosted on Server 2019 (17763) or newer.
+        assert_eq!(min_consistent_build(HELD_BY_DEFAULT), 17763);
+        let held = HELD_BY_DEFAULT;
         let mut rng = TestRng(1);
         let mut seen_builds = Vec::new();
         let mut seen_lcids = Vec::new();
@@ -183,11 +177,11 @@ mod tests {
             } else {
                 TODAY
             };
-            let p = choose_profile(&mut rng, today, ndr64);
+            let p = choose_profile(&mut rng, held, today, ndr64);
             assert!(p.build.use_for_epid);
             assert!(p.build.release <= today, "{:?}", p.build);
-            assert!(p.build.build >= min_consistent_build());
-            assert!(EPID_SLOTS.iter().all(|s| p.build.build >= s.min_host_build));
+            assert!(p.build.build >= min_consistent_build(held));
+            assert!(held.iter().all(|s| p.build.build >= s.get().min_host_build));
             if ndr64 {
                 assert!(p.build.build >= 9200 && p.build.ndr64);
             }
@@ -200,15 +194,16 @@ mod tests {
             }
         }
         seen_builds.sort();
-        assert_eq!(seen_builds, [9600, 14393, 17763, 20348, 26100]);
+        assert_eq!(seen_builds, [17763, 20348, 26100]);
         assert!(seen_lcids.len() > 5);
         let default = (0..1000)
-            .filter(|_| choose_profile(&mut rng, TODAY, true).lcid == DEFAULT_LCID)
+            .filter(|_| choose_profile(&mut rng, held, TODAY, true).lcid == DEFAULT_LCID)
             .count();
         assert!((650..850).contains(&default), "{default}");
         // A clock before every candidate build: the oldest candidate, no panic.
         let p = choose_profile(
             &mut rng,
+            held,
             Date {
                 year: 2000,
                 month: 1,
@@ -216,11 +211,13 @@ mod tests {
             },
             true,
         );
-        assert_eq!(p.build.build, 9600);
-        // Without NDR64, pre-9200 builds would be allowed if any slot permitted
-        // them; with this catalogue the Windows slot needs 9600 anyway.
-        let p = choose_profile(&mut rng, TODAY, false);
-        assert!(p.build.build >= 9600);
+        assert_eq!(p.build.build, 17763);
+        // Without NDR64, pre-9200 builds would be allowed if every held key
+        // permitted them; an Office-2010-only host may run on 6002.
+        let p = choose_profile(&mut rng, held, TODAY, false);
+        assert!(p.build.build >= 17763);
+        let o2010 = [slot_by_name("Office2010").unwrap()];
+        assert_eq!(min_consistent_build(&o2010), 6002);
     }
 
     #[test]
@@ -230,7 +227,7 @@ mod tests {
         for b in HOST_BUILDS {
             assert_eq!(b.ndr64, b.build >= 9200, "{}", b.build);
             if b.build < 9200 {
-                assert!(!build_fits(b, true));
+                assert!(!build_fits(b, &[], true));
             }
         }
         assert!(HOST_BUILDS.iter().any(|b| b.use_for_epid && b.build < 9200));
@@ -241,7 +238,7 @@ mod tests {
         let mut rng = TestRng(42);
         for round in 0..50 {
             let ndr64 = round % 2 == 1;
-            let profile = choose_profile(&mut rng, TODAY, ndr64);
+            let profile = choose_profile(&mut rng, HELD_BY_DEFAULT, TODAY, ndr64);
             for s in EPID_SLOTS {
                 let e = generate(&mut rng, s, &profile, TODAY);
                 let back = Epid::parse(e.as_str()).unwrap();
@@ -252,9 +249,7 @@ mod tests {
                 assert_eq!(p.lcid, u32::from(profile.lcid));
                 assert_eq!(p.group_id, s.group_id);
                 assert_eq!(p.channel, 3);
-                assert!((s.key_id_min..=s.key_id_max).contains(&p.key_id), "{e}");
-                let (klo, khi) = key_id_range(s);
-                assert!((klo..=khi).contains(&p.key_id));
+                assert!(s.has_key_id(p.key_id), "{e}");
                 let date = p.activation_date().unwrap();
                 assert!(
                     date >= s.release && date >= profile.build.release && date <= TODAY,
@@ -269,31 +264,31 @@ mod tests {
     }
 
     #[test]
-    fn uncertain_ranges_use_the_upper_half() {
-        for name in UNCERTAIN_RANGE_SLOTS {
-            let s = slot(name); // the names exist in the catalogue
-            let (lo, hi) = key_id_range(s);
-            assert_eq!(hi, s.key_id_max);
-            assert!(lo >= s.key_id_min + (s.key_id_max - s.key_id_min) / 2);
-        }
-        // Server 2022: the suspected hole at 20000–29999 is never used.
-        let (lo, _) = key_id_range(slot("WinServer2022"));
-        assert!(lo >= 30_000);
-        assert_eq!(key_id_range(slot("Windows")), (551_000_000, 570_999_999));
+    fn key_ids_fall_in_every_block_and_never_in_a_hole() {
         let mut rng = TestRng(7);
-        let profile = choose_profile(&mut rng, TODAY, true);
-        let s = slot("WinServer2025");
-        let mut min = u32::MAX;
-        let mut max = 0;
-        for _ in 0..500 {
-            let k = generate(&mut rng, s, &profile, TODAY)
-                .parts()
-                .unwrap()
-                .key_id;
-            min = min.min(k);
-            max = max.max(k);
+        for name in ["WinServer2022", "WinServer2025"] {
+            let s = slot(name);
+            let mut per_block = [0u32; 2];
+            for _ in 0..4000 {
+                let k = key_id(&mut rng, s);
+                let i = s.key_blocks.iter().position(|b| b.contains(k)).unwrap_or_else(|| panic!("{name}: {k} outside every block"));
+                per_block[i] += 1;
+            }
+            // Uniform over ids: the second, 1000 times larger block gets almost all.
+            assert!(per_block[1] > per_block[0], "{name}: {per_block:?}");
         }
-        assert!(min >= key_id_range(s).0 && max <= s.key_id_max);
+        // A block of one id: always that id.
+        let one = EpidSlot { key_blocks: &[crate::catalog::KeyBlock { first: 5, last: 5 }], ..*slot("Office2024") };
+        assert_eq!(key_id(&mut rng, &one), 5);
+        // Small blocks around a hole are both reached.
+        let two = EpidSlot {
+            key_blocks: &[crate::catalog::KeyBlock { first: 0, last: 1 }, crate::catalog::KeyBlock { first: 10, last: 11 }],
+            ..*slot("Office2024")
+        };
+        let mut seen: Vec<u32> = (0..200).map(|_| key_id(&mut rng, &two)).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen, [0, 1, 10, 11]);
     }
 
     #[test]
@@ -305,12 +300,12 @@ mod tests {
             lcid: 1031,
         };
         let s = slot("Office2010");
-        // The build's release (2024-11-01) is the lower bound, not the CSVLK's (2010).
+        // The build's release (2024-10-01) is the lower bound, not the CSVLK's (2010).
         assert_eq!(activation_date_range(s, &profile, TODAY).0, b26100.release);
         // today == lower bound: exactly that date.
         let e = generate(&mut rng, s, &profile, b26100.release);
         assert_eq!(e.parts().unwrap().activation_date(), Some(b26100.release));
-        assert!(e.as_str().ends_with("-26100.0000-3062024"), "{e}");
+        assert!(e.as_str().ends_with("-26100.0000-2752024"), "{e}");
         assert!(e.as_str().starts_with("03612-00096-"), "{e}");
         assert!(e.as_str().contains("-03-1031-"), "{e}");
         // today before it (wrong clock): collapses to the lower bound.
@@ -353,7 +348,7 @@ mod tests {
     fn same_seed_same_epid() {
         let run = |seed| {
             let mut rng = TestRng(seed);
-            let profile = choose_profile(&mut rng, TODAY, true);
+            let profile = choose_profile(&mut rng, HELD_BY_DEFAULT, TODAY, true);
             let epids: Vec<String> = EPID_SLOTS
                 .iter()
                 .map(|s| generate(&mut rng, s, &profile, TODAY).to_string())

@@ -18,8 +18,8 @@ pub mod hwid;
 mod test_rng;
 
 pub use generate::{
-    DEFAULT_LCID, HostProfile, OTHER_LCIDS, UNCERTAIN_RANGE_SLOTS, activation_date_range, choose_profile, generate,
-    key_id_range, min_consistent_build,
+    DEFAULT_LCID, HostProfile, OTHER_LCIDS, activation_date_range, choose_profile, generate, key_id,
+    min_consistent_build,
 };
 pub use hwid::{format_hwid, generate_hwid, parse_hwid};
 

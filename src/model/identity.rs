@@ -1,15 +1,27 @@
-//! The host's identity — an ePID per ePID slot, the HwId, and the host
-//! build and LCID the ePIDs claim — generated on first start and kept in
-//! the registry's `host` table, so the host answers with the same ePID for
-//! ever, as a genuine host does (kms-protocol.md §8.5–8.6).
+//! The host's identity — the CSVLKs it holds with the ePID of each, the
+//! HwId, and the host build and LCID the ePIDs claim — generated on first
+//! start and kept in the registry's `host` table, so the host answers with
+//! the same ePID for ever, as a genuine host does (kms-protocol.md
+//! §8.5–8.6).
+//!
+//! A genuine host holds one Windows CSVLK and one CSVLK per Office
+//! generation (`data/README.md`, "Host keys"); a host without keys of the
+//! organisation's own holds `catalog::HELD_BY_DEFAULT`, all on one host
+//! build able to carry every one of them. An installed key (an
+//! administrator's `--epid SLOT=EPID` today, `--host-key` later) goes
+//! through [`Identity::hold`], which replaces the held key of its kind.
 //!
 //! Writes are insert-only and followed by a re-read: two starters racing
 //! keep the first identity, and what is stored is what the host answers
-//! with. Values the administrator fixed win over the stored ones but do
-//! not replace them.
+//! with. A stored value the corrected catalogue contradicts (a key id
+//! outside its CSVLK's blocks, a group id since corrected, a host build too
+//! old for a held key) is replaced once, by compare-and-swap; stored ePIDs
+//! that still fit stay. Values the administrator fixed win over the stored
+//! ones but do not replace them.
 use super::sql::{Sql, Value};
-use crate::catalog::{self, EPID_SLOTS, SlotId};
+use crate::catalog::{self, AppKey, HELD_BY_DEFAULT, SlotId};
 use crate::epid::{self, Epid, HostProfile};
+use crate::guid::Guid;
 use crate::registry::{self, keys};
 use crate::time::Date;
 use rand_core::Rng;
@@ -19,7 +31,9 @@ use std::format;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// Indexed by [`SlotId`], in [`EPID_SLOTS`] order.
+    /// The CSVLKs the host holds, in catalogue order.
+    pub slots: Vec<SlotId>,
+    /// The ePID of each held CSVLK, parallel to `slots`.
     pub epids: Vec<Epid>,
     pub hwid: [u8; 8],
     pub host_build: u32,
@@ -30,6 +44,7 @@ pub struct Identity {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityOverrides {
     pub hwid: Option<[u8; 8]>,
+    /// CSVLKs to hold with these ePIDs, each replacing the held key of its kind.
     pub epids: Vec<(SlotId, Epid)>,
 }
 
@@ -51,38 +66,80 @@ impl core::fmt::Display for IdentityError {
 }
 
 impl Identity {
+    /// The ePID of a held CSVLK (of the first held key if `slot` is not held,
+    /// which [`catalog::answering`] never returns).
     pub fn epid(&self, slot: SlotId) -> Epid {
-        self.epids[usize::from(slot.0)]
+        let i = self.slots.iter().position(|s| *s == slot).unwrap_or(0);
+        self.epids[i]
+    }
+
+    /// The ePID that answers a request for `kms_id` from `application`.
+    pub fn answer(&self, kms_id: &Guid, application: &Guid) -> Epid {
+        self.epid(catalog::answering(&self.slots, kms_id, application))
+    }
+
+    /// The ePID of the held Windows CSVLK.
+    pub fn windows_epid(&self) -> Epid {
+        self.answer(&Guid::ZERO, &catalog::application_by_key(AppKey::Windows).id)
+    }
+
+    /// Holds `slot` with `epid`, as installing a CSVLK does: the held keys
+    /// it replaces ([`catalog::replaces`]: the Windows key for a Windows
+    /// CSVLK, the same generation for an Office one) are dropped. This is
+    /// the seam for the organisation's own keys.
+    pub fn hold(&mut self, slot: SlotId, epid: Epid) {
+        let mut held: Vec<(SlotId, Epid)> =
+            self.slots.iter().copied().zip(self.epids.iter().copied()).filter(|(s, _)| !catalog::replaces(slot, *s)).collect();
+        held.push((slot, epid));
+        held.sort_by_key(|(s, _)| *s);
+        (self.slots, self.epids) = held.into_iter().unzip();
     }
 
     /// Reads the stored identity, first generating (and storing) whatever
-    /// is missing — the first start, or a slot added to the catalogue since.
+    /// is missing or contradicts the catalogue — the first start, a key
+    /// newly held by default, or a fact corrected since.
     pub fn load_or_create<S: Sql>(sql: &S, today: Date, ndr64: bool, rng: &mut impl Rng) -> Result<Identity, IdentityError> {
+        let held = HELD_BY_DEFAULT;
         let get = |key: &str| -> Result<Option<String>, IdentityError> {
             let v = sql.scalar(registry::GET_HOST, &[key.into()]).map_err(|e| IdentityError::Store(e.to_string()))?;
             Ok(v.map(|v| v.text()))
         };
-        let init = |key: &str, value: String| {
-            sql.execute(registry::INIT_HOST, &[key.into(), Value::Text(value)]).map_err(|e| IdentityError::Store(e.to_string()))
+        // Inserts a missing value, or swaps a stale one for `value`.
+        let put = |key: &str, old: Option<String>, value: String| -> Result<(), IdentityError> {
+            match old {
+                None => sql.execute(registry::INIT_HOST, &[key.into(), Value::Text(value)]),
+                Some(old) => sql.execute(registry::REPLACE_HOST, &[key.into(), Value::Text(old), Value::Text(value)]),
+            }
+            .map_err(|e| IdentityError::Store(e.to_string()))
         };
-        let build = get(keys::HOST_BUILD)?.and_then(|b| b.parse().ok()).and_then(catalog::host_build);
+        let stored_build = get(keys::HOST_BUILD)?;
+        let stored_lcid = get(keys::LCID)?;
+        let build = stored_build.as_deref().and_then(|b| b.parse().ok()).and_then(catalog::host_build);
+        let lcid = stored_lcid.as_deref().and_then(|l| l.parse::<u16>().ok());
+        let fitting = |b: Option<&'static catalog::HostBuild>| b.filter(|b| b.build >= epid::min_consistent_build(held));
+        if fitting(build).is_none() || lcid.is_none() {
+            // First start, or a build too old for a held key: the host
+            // looks moved to a newer Windows, and every ePID follows.
+            let p = epid::choose_profile(rng, held, today, ndr64);
+            put(keys::HOST_BUILD, stored_build, p.build.build.to_string())?;
+            put(keys::LCID, stored_lcid, p.lcid.to_string())?;
+        }
+        // Re-read: a racing starter's profile may have won.
+        let build = fitting(get(keys::HOST_BUILD)?.and_then(|b| b.parse().ok()).and_then(catalog::host_build));
         let lcid = get(keys::LCID)?.and_then(|l| l.parse::<u16>().ok());
         let profile = match (build, lcid) {
             (Some(build), Some(lcid)) => HostProfile { build, lcid },
-            _ => {
-                let p = epid::choose_profile(rng, today, ndr64);
-                init(keys::HOST_BUILD, p.build.build.to_string())?;
-                init(keys::LCID, p.lcid.to_string())?;
-                p
-            }
+            _ => return Err(IdentityError::Store("the host build and LCID could not be stored".into())),
         };
         if get(keys::HWID)?.is_none() {
-            init(keys::HWID, epid::format_hwid(&epid::generate_hwid(rng)).to_string())?;
+            put(keys::HWID, None, epid::format_hwid(&epid::generate_hwid(rng)).to_string())?;
         }
-        for slot in EPID_SLOTS.iter() {
-            let key = slot_key(slot.name);
-            if get(&key)?.is_none() {
-                init(&key, epid::generate(rng, slot, &profile, today).as_str().into())?;
+        for &slot in held {
+            let key = slot_key(slot);
+            let stored = get(&key)?;
+            let fits = stored.as_deref().map(|t| Epid::parse(t).map(|e| fits(&e, slot, &profile)));
+            if fits != Some(Ok(true)) && !matches!(fits, Some(Err(_))) {
+                put(&key, stored, epid::generate(rng, slot.get(), &profile, today).as_str().into())?;
             }
         }
 
@@ -90,9 +147,9 @@ impl Identity {
             get(key)?.ok_or_else(|| IdentityError::Store(format!("host key {key} is missing")))
         };
         let damaged = |key: &str, value: String, what| IdentityError::Damaged { key: key.into(), value, what };
-        let mut epids = Vec::with_capacity(EPID_SLOTS.len());
-        for slot in EPID_SLOTS.iter() {
-            let key = slot_key(slot.name);
+        let mut epids = Vec::with_capacity(held.len());
+        for &slot in held {
+            let key = slot_key(slot);
             let text = stored(&key)?;
             epids.push(Epid::parse(&text).map_err(|_| damaged(&key, text, "ePID"))?);
         }
@@ -102,7 +159,7 @@ impl Identity {
         let host_build = text.parse().map_err(|_| damaged(keys::HOST_BUILD, text, "host build"))?;
         let text = stored(keys::LCID)?;
         let lcid = text.parse().map_err(|_| damaged(keys::LCID, text, "LCID"))?;
-        Ok(Identity { epids, hwid, host_build, lcid })
+        Ok(Identity { slots: held.to_vec(), epids, hwid, host_build, lcid })
     }
 
     /// This identity with the administrator's fixed values applied.
@@ -111,7 +168,7 @@ impl Identity {
             self.hwid = h;
         }
         for (slot, e) in &o.epids {
-            self.epids[usize::from(slot.0)] = *e;
+            self.hold(*slot, *e);
         }
         self
     }
@@ -122,13 +179,18 @@ impl Identity {
         ndr64 && catalog::host_build(self.host_build).is_some_and(|b| !b.ndr64 || b.build < 9200)
     }
 
-    /// As `/api/status` shows it.
+    /// As `/api/status` shows it: the held keys, one Windows CSVLK and the
+    /// Office ones.
     pub fn view(&self) -> crate::api::Identity {
         crate::api::Identity {
-            epids: EPID_SLOTS
+            epids: self
+                .slots
                 .iter()
                 .zip(&self.epids)
-                .map(|(s, e)| crate::api::SlotEpid { slot: s.name.into(), csvlk_name: s.csvlk_name.into(), epid: e.as_str().into() })
+                .map(|(s, e)| {
+                    let s = s.get();
+                    crate::api::SlotEpid { slot: s.name.into(), csvlk_name: s.csvlk_name.into(), epid: e.as_str().into() }
+                })
                 .collect(),
             hwid: epid::format_hwid(&self.hwid).to_string(),
             host_build: self.host_build,
@@ -137,8 +199,21 @@ impl Identity {
     }
 }
 
-fn slot_key(slot: &str) -> String {
-    [keys::EPID_PREFIX, slot].concat()
+/// Whether a stored ePID still fits its CSVLK and the host: its group, a
+/// key id inside one of the CSVLK's blocks, and the host's build and LCID.
+fn fits(e: &Epid, slot: SlotId, profile: &HostProfile) -> bool {
+    let s = slot.get();
+    e.parts().is_some_and(|p| {
+        p.group_id == s.group_id
+            && s.has_key_id(p.key_id)
+            && p.build == profile.build.build
+            && p.platform_id == profile.build.platform_id
+            && p.lcid == u32::from(profile.lcid)
+    })
+}
+
+fn slot_key(slot: SlotId) -> String {
+    [keys::EPID_PREFIX, slot.get().name].concat()
 }
 
 /// Over a real SQLite (rusqlite, the native store).
@@ -147,11 +222,14 @@ mod tests {
     #[allow(unused_imports)] // TESTPRELUDE
     use std::{borrow::ToOwned, format, string::{String, ToString}, vec, vec::Vec};
     use super::*;
-    use crate::catalog;
     use crate::native::serve::settings::SyncMode;
     use crate::native::serve::store::open_writer;
 
     const TODAY: Date = Date { year: 2025, month: 6, day: 1 };
+
+    fn load(conn: &rusqlite::Connection) -> Identity {
+        Identity::load_or_create(conn, TODAY, true, &mut rand::rng()).unwrap()
+    }
 
     #[test]
     fn generated_once_then_kept_and_overridable() {
@@ -159,32 +237,102 @@ mod tests {
         let db = tmp.path().join("r.sqlite3");
         let conn = open_writer(&db, SyncMode::Normal).unwrap();
         let none = IdentityOverrides::default();
-        let a = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
-        assert_eq!(a.epids.len(), EPID_SLOTS.len());
-        for (slot, e) in EPID_SLOTS.iter().zip(&a.epids) {
-            let p = e.parts().expect("canonical");
-            assert_eq!(p.group_id, slot.group_id, "{}", slot.name);
+        let a = load(&conn).with(&none);
+        // One Windows key and the six Office keys, all on one build and LCID.
+        assert_eq!(a.slots, HELD_BY_DEFAULT);
+        assert_eq!(a.epids.len(), HELD_BY_DEFAULT.len());
+        for (slot, e) in a.slots.iter().zip(&a.epids) {
+            let (s, p) = (slot.get(), e.parts().expect("canonical"));
+            assert_eq!(p.group_id, s.group_id, "{}", s.name);
+            assert!(s.has_key_id(p.key_id), "{e}");
             assert_eq!(p.build, a.host_build);
             assert_eq!(p.lcid, u32::from(a.lcid));
         }
+        assert!(a.host_build >= 17763, "the Server 2025 CSVLK needs Server 2019 or newer");
         assert!(!a.ndr64_mismatch(true));
+        assert_eq!(a.view().epids.iter().filter(|e| e.csvlk_name.starts_with("Windows")).count(), 1);
         drop(conn);
 
         // Reopened: the same identity, not a new one.
         let conn = open_writer(&db, SyncMode::Normal).unwrap();
-        let b = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
-        assert_eq!(a, b);
+        assert_eq!(a, load(&conn).with(&none));
 
-        let fixed = Epid::parse("03612-00206-556-123727-03-1033-17763.0000-2972018").unwrap();
-        let slot = catalog::slot_by_name("Office2019").unwrap();
-        let o = IdentityOverrides { hwid: Some([1, 2, 3, 4, 5, 6, 7, 8]), epids: vec![(slot, fixed)] };
-        let c = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&o)).unwrap();
-        assert_eq!(c.epid(slot), fixed);
+        // An administrator's ePID for a held key replaces only that key's.
+        let fixed = Epid::parse("03612-00206-684-137669-03-1033-17763.0000-2972018").unwrap();
+        let o2019 = catalog::slot_by_name("Office2019").unwrap();
+        let o = IdentityOverrides { hwid: Some([1, 2, 3, 4, 5, 6, 7, 8]), epids: vec![(o2019, fixed)] };
+        let c = load(&conn).with(&o);
+        assert_eq!(c.epid(o2019), fixed);
         assert_eq!(c.hwid, [1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(c.epids.iter().filter(|e| !a.epids.contains(e)).count(), 1, "only the overridden slot differs");
+        assert_eq!(c.slots, a.slots);
+        assert_eq!(c.epids.iter().filter(|e| !a.epids.contains(e)).count(), 1, "only the overridden key differs");
         // Overrides are not stored.
-        let d = Identity::load_or_create(&conn, TODAY, true, &mut rand::rng()).map(|i| i.with(&none)).unwrap();
-        assert_eq!(a, d);
+        assert_eq!(a, load(&conn).with(&none));
+    }
+
+    #[test]
+    fn an_installed_windows_key_replaces_the_windows_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let a = load(&conn);
+        let ws2019 = catalog::slot_by_name("Windows").unwrap();
+        let ws2025 = catalog::slot_by_name("WinServer2025").unwrap();
+        let fixed = Epid::parse("03612-00206-556-123727-03-1033-17763.0000-2972018").unwrap();
+        let b = a.clone().with(&IdentityOverrides { hwid: None, epids: vec![(ws2019, fixed)] });
+        assert_eq!(b.slots.len(), a.slots.len());
+        assert!(b.slots.contains(&ws2019) && !b.slots.contains(&ws2025));
+        assert_eq!(b.windows_epid(), fixed);
+        let win10 = Guid::parse("58e2134f-8e11-4d17-9cb2-91069c151148").unwrap();
+        let win_app = catalog::application_by_key(AppKey::Windows).id;
+        assert_eq!(b.answer(&win10, &win_app), fixed);
+        // Office keys are untouched.
+        let o2024 = catalog::slot_by_name("Office2024").unwrap();
+        assert_eq!(b.epid(o2024), a.epid(o2024));
+    }
+
+    /// A registry written before the catalogue's corrections: a profile on
+    /// build 9600 and ePIDs for every old slot, among them Server 2025 with
+    /// the Azure-only group 4918 and Office LTSC 2024 in Office 2019's range.
+    #[test]
+    fn an_upgraded_host_keeps_what_still_fits_and_corrects_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let set = |k: &str, v: &str| conn.execute(registry::SET_HOST, [k, v]).unwrap();
+        let old = [
+            ("Office2010", "06401-00096-200-000001-03-1033-9600.0000-1002019"),
+            ("Office2016", "06401-00206-440-000002-03-1033-9600.0000-1002019"),
+            ("WinServer2025", "06401-04918-010-000003-03-1033-9600.0000-1002025"),
+        ];
+        set(keys::HOST_BUILD, "9600");
+        set(keys::LCID, "1033");
+        set(keys::HWID, "0123456789ABCDEF");
+        for (slot, e) in old {
+            set(&slot_key(catalog::slot_by_name(slot).unwrap()), e);
+        }
+        // Build 9600 cannot carry the Server 2025 CSVLK: a new profile, new ePIDs.
+        let a = load(&conn);
+        assert!(a.host_build >= 17763);
+        assert_eq!(epid::format_hwid(&a.hwid).to_string().replace(' ', ""), "0123456789ABCDEF");
+        let ws2025 = catalog::slot_by_name("WinServer2025").unwrap();
+        assert_eq!(a.epid(ws2025).parts().unwrap().group_id, 4919);
+        for e in &a.epids {
+            assert_eq!(e.parts().unwrap().build, a.host_build);
+        }
+
+        // On a build that fits, ePIDs that still fit stay; the rest are corrected.
+        let b = catalog::host_build(a.host_build).unwrap();
+        let keep = format!("{:05}-00096-200-000001-03-{}-{}.0000-1002019", b.platform_id, a.lcid, b.build);
+        let stale = format!("{:05}-00206-670-000004-03-{}-{}.0000-1002025", b.platform_id, a.lcid, b.build);
+        let o2010 = catalog::slot_by_name("Office2010").unwrap();
+        let o2024 = catalog::slot_by_name("Office2024").unwrap();
+        set(&slot_key(o2010), &keep);
+        set(&slot_key(o2024), &stale);
+        let c = load(&conn);
+        assert_eq!(c.epid(o2010).as_str(), keep);
+        let k = c.epid(o2024).parts().unwrap().key_id;
+        assert!((591_000_000..=610_999_999).contains(&k), "{k}");
+        assert_eq!(c.epid(ws2025), a.epid(ws2025), "a fitting ePID is never regenerated");
+        assert_eq!(load(&conn), c);
     }
 
     #[test]

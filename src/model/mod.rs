@@ -26,7 +26,6 @@ pub mod settings;
 pub mod sql;
 pub mod views;
 
-use crate::catalog;
 use crate::host::policy::{self, Decision};
 use crate::kms::RequestRepr;
 use crate::registry::CMID_EXPIRY_SECS;
@@ -76,7 +75,12 @@ impl HostModel {
     /// Every refusal rule, applied once per request; the verdict goes into
     /// the record and then into [`HostModel::conclude`].
     pub fn check(&self, req: &RequestRepr, now: FileTime) -> Verdict {
-        policy::check_request(req, now, &self.policy.policy())
+        policy::check_request(req, now, &self.policy())
+    }
+
+    /// The settings' rules for a host holding this identity's keys.
+    fn policy(&self) -> policy::Policy<'_> {
+        policy::Policy { host_keys: &self.identity.slots, ..self.policy.policy() }
     }
 
     /// After the request's record is stored: counts the machine (a grant
@@ -98,9 +102,8 @@ impl HostModel {
         let decision = match verdict {
             Err(hr) => Decision::Refuse(hr),
             Ok(()) => {
-                let slot = catalog::slot_for(&req.kms_id, &req.application);
-                let epid = self.identity.epid(slot);
-                Decision::Grant(policy::grant(req, &self.policy.policy(), genuine, epid, self.identity.hwid))
+                let epid = self.identity.answer(&req.kms_id, &req.application);
+                Decision::Grant(policy::grant(req, &self.policy(), genuine, epid, self.identity.hwid))
             }
         };
         Answer { decision, genuine }

@@ -26,6 +26,7 @@ impl core::fmt::Display for Expected {
 /// Which KMS counted ids are served; owns the list that [`Scope::List`] borrows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeSetting {
+    Covered,
     All,
     Known,
     Genuine,
@@ -49,7 +50,7 @@ impl Default for PolicySettings {
         let p = Policy::default();
         PolicySettings {
             count: p.count,
-            scope: ScopeSetting::All,
+            scope: ScopeSetting::Covered,
             max_time_skew: p.max_time_skew,
             activation_interval: p.activation_interval,
             renewal_interval: p.renewal_interval,
@@ -58,11 +59,14 @@ impl Default for PolicySettings {
 }
 
 impl PolicySettings {
-    /// The core's view of these settings.
+    /// The core's view of these settings, for a host holding the default
+    /// keys; the host model puts in the keys it holds.
     pub fn policy(&self) -> Policy<'_> {
         Policy {
             max_time_skew: self.max_time_skew,
+            host_keys: catalog::HELD_BY_DEFAULT,
             scope: match &self.scope {
+                ScopeSetting::Covered => Scope::Covered,
                 ScopeSetting::All => Scope::All,
                 ScopeSetting::Known => Scope::Known,
                 ScopeSetting::Genuine => Scope::Genuine,
@@ -82,6 +86,7 @@ impl PolicySettings {
             CountPolicy::Fixed(n) => ("fixed", Some(n)),
         };
         let (scope, scope_ids) = match &self.scope {
+            ScopeSetting::Covered => ("covered", Vec::new()),
             ScopeSetting::All => ("all", Vec::new()),
             ScopeSetting::Known => ("known", Vec::new()),
             ScopeSetting::Genuine => ("genuine", Vec::new()),
@@ -141,10 +146,13 @@ pub fn count(text: &str) -> Result<CountPolicy, Expected> {
     })
 }
 
-/// `all`, `known`, `genuine`, or a comma-separated list of KMS counted ids
-/// (GUIDs or catalogue names).
+/// `covered` (the default: what the held keys cover, and ids the
+/// catalogue does not know), `all`, `known`, `genuine` (only what the held
+/// keys cover), or a comma-separated list of KMS counted ids (GUIDs or
+/// catalogue names).
 pub fn scope(text: &str) -> Result<ScopeSetting, Expected> {
     Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "covered" => ScopeSetting::Covered,
         "all" => ScopeSetting::All,
         "known" => ScopeSetting::Known,
         "genuine" => ScopeSetting::Genuine,
@@ -152,7 +160,7 @@ pub fn scope(text: &str) -> Result<ScopeSetting, Expected> {
             let ids: Result<Vec<Guid>, _> = text.split(',').map(kms_id).collect();
             match ids {
                 Ok(ids) if !ids.is_empty() => ScopeSetting::List(ids),
-                _ => return Err(Expected("all, known, genuine, or a comma-separated list of KMS counted ids")),
+                _ => return Err(Expected("covered, all, known, genuine, or a comma-separated list of KMS counted ids")),
             }
         }
     })
@@ -244,6 +252,8 @@ mod tests {
         let named = catalog::kms_id(&win10).unwrap().name;
         assert_eq!(scope(&std::format!("{win10}, {}", named.to_uppercase())), Ok(ScopeSetting::List(std::vec![win10, win10])));
         assert_eq!(scope("KNOWN"), Ok(ScopeSetting::Known));
+        assert_eq!(scope("covered"), Ok(ScopeSetting::Covered));
+        assert_eq!(PolicySettings::default().scope, ScopeSetting::Covered);
         assert!(scope("everything").is_err());
         assert_eq!(time_skew("off"), Ok(None));
         assert_eq!(time_skew("60"), Ok(Some(60)));

@@ -461,10 +461,7 @@ fn request_node(k: &KmsRequest) -> Node {
 
 fn epid_parts_node(e: &Epid) -> Node {
     Node::opt(e.parts(), |p| {
-        let csvlk = catalog::EPID_SLOTS
-            .iter()
-            .find(|s| s.group_id == p.group_id && (s.key_id_min..=s.key_id_max).contains(&p.key_id))
-            .map(|s| s.csvlk_name);
+        let csvlk = catalog::csvlk_for(p.group_id, p.key_id).map(|s| catalog::slot(s).csvlk_name);
         Node::Obj(vec![
             ("platform_id", Node::int(p.platform_id)),
             ("group_id", Node::int(p.group_id)),

@@ -56,7 +56,7 @@ fn api_shapes_paging_filters_and_metrics() {
     assert_eq!(status.runtime, "native");
     assert_eq!(status.listen, vec![host.kms.to_string()]);
     assert_eq!(status.counters.total, 25);
-    assert_eq!(status.identity.epids.len(), kmsedge::catalog::EPID_SLOTS.len());
+    assert_eq!(status.identity.epids.len(), kmsedge::catalog::HELD_BY_DEFAULT.len());
     assert_eq!(status.identity.hwid.len(), 16);
     assert_eq!(status.policy.count_mode, "sufficient");
     assert!(status.uptime_secs >= 0);

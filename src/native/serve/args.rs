@@ -39,13 +39,15 @@ pub struct Args {
     #[arg(long, value_name = "MODE", help_heading = "Registry")]
     pub sync: Option<String>,
 
-    /// Count reported to clients: "sufficient" (max(genuine, 2 × N): every
-    /// client activates), "genuine" (distinct machines in 30 days, like a
-    /// genuine host), or a fixed number [policy.count] [default: sufficient]
+    /// Count reported to clients, never above 2 × N: "sufficient" (2 × N:
+    /// every client activates), "genuine" (distinct machines in 30 days,
+    /// like a genuine host), or a fixed number [policy.count] [default: sufficient]
     #[arg(long, value_name = "MODE", help_heading = "Policy")]
     pub count_policy: Option<String>,
-    /// Products served: "all", "known" (in the catalogue), "genuine" (what a
-    /// genuine host's CSVLKs cover) or "list" (--kms-id) [policy.scope] [default: all]
+    /// Products served: "covered" (what the host's keys cover, and products
+    /// the catalogue does not know; retail and preview refused), "all",
+    /// "known" (in the catalogue), "genuine" (only what the keys cover) or
+    /// "list" (--kms-id) [policy.scope] [default: covered]
     #[arg(long, value_name = "SCOPE", help_heading = "Policy")]
     pub scope: Option<String>,
     /// KMS counted id (GUID or catalogue name) served with scope "list";
@@ -137,7 +139,7 @@ Example config file (all keys optional):
   data = \"/var/lib/kmsedge\"
   [policy]
   count = \"sufficient\"
-  scope = \"all\"
+  scope = \"covered\"
   max_time_skew = 14400
   [limits]
   idle_timeout = 30

@@ -99,7 +99,7 @@ impl Server {
         tracing::info!(
             data = %data.path.display(),
             counted_rows = counts.tracked_rows(),
-            epid_windows = %identity.epids[0],
+            epid_windows = %identity.windows_epid(),
             "registry open"
         );
         let model = HostModel::new(s.policy.clone(), identity, counts, unix);

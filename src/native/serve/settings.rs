@@ -166,7 +166,7 @@ impl Settings {
             .map(|g| shared(g, parse::kms_id))
             .collect::<anyhow::Result<_>>()?;
         let scope = match src.pick(&args.scope, "scope", &p.scope, "policy.scope") {
-            None if kms_ids.is_empty() => ScopeSetting::All,
+            None if kms_ids.is_empty() => ScopeSetting::Covered,
             None => ScopeSetting::List(kms_ids.clone()),
             Some(g) => match g.text.to_ascii_lowercase().as_str() {
                 "list" if kms_ids.is_empty() => {
@@ -176,10 +176,11 @@ impl Settings {
                 other if !kms_ids.is_empty() => {
                     bail!("{}: KMS ids are given but scope is {other:?}; use scope \"list\" or drop the ids", g.origin)
                 }
+                "covered" => ScopeSetting::Covered,
                 "all" => ScopeSetting::All,
                 "known" => ScopeSetting::Known,
                 "genuine" => ScopeSetting::Genuine,
-                _ => bail!("{}: expected all, known, genuine or list, got {:?}", g.origin, g.text),
+                _ => bail!("{}: expected covered, all, known, genuine or list, got {:?}", g.origin, g.text),
             },
         };
         let max_time_skew = match src.pick(&args.max_time_skew, "max-time-skew", &p.max_time_skew, "policy.max_time_skew") {
@@ -433,7 +434,7 @@ mod tests {
         assert_eq!(s.listen, vec!["[::]:1688".parse::<SocketAddr>().unwrap()]);
         assert_eq!(s.http, Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(s.policy.count, CountPolicy::Sufficient);
-        assert_eq!(s.policy.scope, ScopeSetting::All);
+        assert_eq!(s.policy.scope, ScopeSetting::Covered);
         assert_eq!(s.policy.max_time_skew, Some(4 * 3600));
         assert_eq!((s.policy.activation_interval, s.policy.renewal_interval), (120, 10_080));
         assert_eq!(s.limits.connection.idle_timeout, Duration::from_secs(30));

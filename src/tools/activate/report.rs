@@ -147,7 +147,7 @@ fn epid_report(e: &Epid) -> Option<EpidReport> {
         lcid: p.lcid,
         host_build: p.build,
         host_build_name: catalog::host_build(p.build).map(|b| b.name.to_string()),
-        csvlk: catalog::EPID_SLOTS.iter().find(|s| s.group_id == p.group_id).map(|s| s.csvlk_name.to_string()),
+        csvlk: catalog::csvlk_for(p.group_id, p.key_id).map(|s| catalog::slot(s).csvlk_name.to_string()),
         activation_date: p.activation_date().map(|d| d.to_string()),
     })
 }
