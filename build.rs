@@ -68,6 +68,9 @@ struct Sku {
     app: String,
     kms: String,
     gvlk: Option<String>,
+    /// Group id a 2009-format GVLK decodes to (`src/pkey/`); a test in
+    /// `src/pkey/tests.rs` checks it against the decoder.
+    gvlk_group: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -442,9 +445,27 @@ fn generate(cat: &Catalogue) -> Result<String, Vec<String>> {
                 format!("Some({})", lit(k))
             }
         };
+        // Only 2009-format keys (with an `N`) carry a group id in the key.
+        let pkey2009 = s.gvlk.as_deref().is_some_and(|k| k.contains('N'));
+        let gvlk_group = match s.gvlk_group {
+            Some(g) if !pkey2009 => {
+                err.push(format!("{what}: gvlk_group {g} given, but the SKU has no 2009-format gvlk (one with an N)"));
+                "None".to_string()
+            }
+            None if pkey2009 => {
+                err.push(format!("{what}: gvlk is a 2009-format key (it has an N) but gvlk_group is missing"));
+                "None".to_string()
+            }
+            Some(g) if g >= 1 << 20 => {
+                err.push(format!("{what}: gvlk_group {g} does not fit the key's 20-bit group field"));
+                "None".to_string()
+            }
+            Some(g) => format!("Some({g})"),
+            None => "None".to_string(),
+        };
         let _ = writeln!(
             sku_code,
-            "    Sku {{ id: {}, name: {}, family: {}, edition: {}, app: AppKey::{app}, kms: {}, gvlk: {gvlk} }},",
+            "    Sku {{ id: {}, name: {}, family: {}, edition: {}, app: AppKey::{app}, kms: {}, gvlk: {gvlk}, gvlk_group: {gvlk_group} }},",
             guid_expr(id),
             lit(&s.name),
             lit(&s.family),

@@ -35,6 +35,7 @@ pub mod host;
 pub mod hresult;
 pub mod inspect;
 pub mod kms;
+pub mod pkey;
 pub mod registry;
 pub mod time;
 pub mod wire;

@@ -72,3 +72,60 @@ fn ten_thousand_activations_allocate_nothing() {
     assert_eq!(granted, 10_000);
     assert_eq!(during, 0, "the core allocated {during} times over 10 000 activations");
 }
+
+/// Product keys (`kmsedge::pkey`) too: decoding, classifying against the
+/// catalogue, the host-key check and the masked and descriptive texts, over
+/// every catalogue GVLK, its mistyped twin and a made CSVLK. The counter is
+/// per thread, so this test's thread counts only its own allocations.
+#[test]
+fn product_keys_allocate_nothing() {
+    use kmsedge::pkey::{self, Classification, ProductKey};
+    use std::fmt::Write as _;
+
+    /// A `fmt::Write` into a fixed buffer.
+    struct Stack([u8; 512], usize);
+    impl std::fmt::Write for Stack {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.1 + s.len();
+            self.0.get_mut(self.1..end).ok_or(std::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+
+    // Inputs are prepared (and allocated) before counting starts.
+    let mut keys: Vec<String> = kmsedge::catalog::SKUS.iter().filter_map(|s| s.gvlk).map(str::to_string).collect();
+    keys.extend(keys.clone().iter().map(|k| format!("{}X{}", &k[..7], &k[8..])));
+    let slot = &kmsedge::catalog::EPID_SLOTS[0];
+    let made = ProductKey { group: slot.group_id, serial: slot.key_id_min, security: 99, upgrade: false, extra: false };
+    let probe = allocations();
+    drop(std::hint::black_box(vec![0u8; 64]));
+    assert!(allocations() > probe);
+
+    let before = allocations();
+    let (mut valid, mut hosts) = (0usize, 0usize);
+    let mut out = Stack([0; 512], 0);
+    let csvlk = pkey::encode(&made).unwrap();
+    for k in keys.iter().map(String::as_str).chain([csvlk.as_str()]) {
+        out.1 = 0;
+        match pkey::classify(k) {
+            Classification::Pkey2009 { text, identity, .. } => {
+                valid += 1;
+                write!(out, "{} {identity}", text.masked()).unwrap();
+            }
+            Classification::Pre2009 { text, .. } => write!(out, "{}", text.masked()).unwrap(),
+            Classification::Invalid(e) => write!(out, "{e}").unwrap(),
+        }
+        match pkey::host_key(k) {
+            Ok(h) => {
+                hosts += 1;
+                write!(out, "{h} {}", h.partial()).unwrap();
+            }
+            Err(e) => write!(out, "{e}").unwrap(),
+        }
+        std::hint::black_box(&out.0[..out.1]);
+    }
+    let during = allocations() - before;
+    assert!(valid > 200 && hosts == 1, "valid {valid}, host keys {hosts}");
+    assert_eq!(during, 0, "product keys allocated {during} times");
+}

@@ -1,7 +1,7 @@
 //! The `kmsedge` command: one binary for the host and the tools around it.
 use clap::{Parser, Subcommand};
 use kmsedge::native::serve;
-use kmsedge::tools::{activate, bench, bridge, decode, dns, products};
+use kmsedge::tools::{activate, bench, bridge, decode, dns, key, products};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -23,6 +23,8 @@ enum Command {
     Decode(decode::Args),
     /// Search the product catalogue: GVLKs and the commands to use them.
     Products(products::Args),
+    /// What product keys are: valid or not, group id, serial, and GVLK / KMS host key / neither.
+    Key(key::Args),
     /// Carry local KMS clients to the edge Worker over WebSocket tunnels (run it on a branch LAN device).
     Bridge(bridge::Args),
     /// DNS SRV discovery (_vlmcs._tcp): print the record, or find the host like a client and activate.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Products(a) => products::run(a),
+        Command::Key(a) => key::run(a),
         Command::Bridge(a) => bridge::run(a),
         Command::Dns(a) => dns::run(a),
     };

@@ -158,6 +158,10 @@ pub struct Sku {
     pub kms: Guid,
     /// KMS client setup key, where one is known.
     pub gvlk: Option<&'static str>,
+    /// The group id of a 2009-format [`Sku::gvlk`] (the `pkey` decoder's
+    /// reading of it, recorded in the catalogue): the key's product
+    /// configuration, the same for every key of that configuration.
+    pub gvlk_group: Option<u32>,
 }
 
 impl Sku {
