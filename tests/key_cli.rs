@@ -106,7 +106,7 @@ fn a_valid_key_of_no_kms_group_will_not_activate() {
 #[test]
 fn a_csvlk_is_named_and_several_keys_report_each() {
     let slot = EPID_SLOTS.iter().find(|s| EPID_SLOTS.iter().filter(|o| o.group_id == s.group_id).count() == 1).unwrap();
-    let csvlk = made(slot.group_id, slot.key_id_min);
+    let csvlk = made(slot.group_id, slot.key_blocks[0].first);
     let bad = typo(enterprise().gvlk.unwrap());
     let o = run(&["key", &csvlk, enterprise().gvlk.unwrap(), &bad, "not-a-key"]);
     assert_eq!(o.status.code(), Some(1));

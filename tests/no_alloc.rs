@@ -97,7 +97,7 @@ fn product_keys_allocate_nothing() {
     let mut keys: Vec<String> = kmsedge::catalog::SKUS.iter().filter_map(|s| s.gvlk).map(str::to_string).collect();
     keys.extend(keys.clone().iter().map(|k| format!("{}X{}", &k[..7], &k[8..])));
     let slot = &kmsedge::catalog::EPID_SLOTS[0];
-    let made = ProductKey { group: slot.group_id, serial: slot.key_id_min, security: 99, upgrade: false, extra: false };
+    let made = ProductKey { group: slot.group_id, serial: slot.key_blocks[0].first, security: 99, upgrade: false, extra: false };
     let probe = allocations();
     drop(std::hint::black_box(vec![0u8; 64]));
     assert!(allocations() > probe);

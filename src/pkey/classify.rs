@@ -72,12 +72,9 @@ pub(crate) fn is_csvlk_group(group: u32) -> bool {
     EPID_SLOTS.iter().any(|s| s.group_id == group)
 }
 
-/// The catalogue CSVLK of this group whose key id range holds `serial`.
+/// The catalogue CSVLK of this group whose key id blocks hold `serial`.
 pub(crate) fn csvlk_slot(group: u32, serial: u32) -> Option<SlotId> {
-    EPID_SLOTS
-        .iter()
-        .position(|s| s.group_id == group && (s.key_id_min..=s.key_id_max).contains(&serial))
-        .map(|i| SlotId(i as u8))
+    catalog::csvlk_for(group, serial)
 }
 
 /// The catalogue CSVLKs of a group, for naming them when no range holds a

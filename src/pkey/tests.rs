@@ -148,19 +148,19 @@ fn a_catalogue_gvlk_is_that_skus_gvlk() {
 #[test]
 fn a_key_of_a_csvlk_group_is_a_host_key_of_the_slot_holding_its_serial() {
     for (i, slot) in EPID_SLOTS.iter().enumerate() {
-        let k = text(&fields(slot.group_id, slot.key_id_min));
+        let k = text(&fields(slot.group_id, slot.key_blocks[0].first));
         let Classification::Pkey2009 { identity: Identity::Csvlk { group, slot: Some(found) }, .. } = classify(&k)
         else {
             panic!("{}: {:?}", slot.name, classify(&k))
         };
         assert_eq!(group, slot.group_id);
         let f = found.get();
-        assert!(f.group_id == slot.group_id && (f.key_id_min..=f.key_id_max).contains(&slot.key_id_min));
+        assert!(f.group_id == slot.group_id && f.has_key_id(slot.key_blocks[0].first));
         if EPID_SLOTS.iter().filter(|s| s.group_id == slot.group_id).count() == 1 {
             assert_eq!(found, SlotId(i as u8));
         }
         let hk = host_key(&k).unwrap();
-        assert_eq!((hk.group(), hk.serial(), hk.slot()), (slot.group_id, slot.key_id_min, Some(found)));
+        assert_eq!((hk.group(), hk.serial(), hk.slot()), (slot.group_id, slot.key_blocks[0].first, Some(found)));
     }
 }
 
@@ -168,7 +168,7 @@ fn a_key_of_a_csvlk_group_is_a_host_key_of_the_slot_holding_its_serial() {
 fn a_csvlk_group_key_outside_every_range_is_still_a_host_key() {
     // Group 206's catalogued ranges all start at 199 000 000 or above.
     let g = EPID_SLOTS.iter().find(|s| s.group_id == 206).unwrap().group_id;
-    assert!(EPID_SLOTS.iter().all(|s| s.group_id != g || s.key_id_min > 5));
+    assert!(EPID_SLOTS.iter().all(|s| s.group_id != g || s.key_blocks.iter().all(|b| b.first > 5)));
     let k = text(&fields(g, 5));
     let Classification::Pkey2009 { identity, .. } = classify(&k) else { panic!() };
     assert_eq!(identity, Identity::Csvlk { group: g, slot: None });
@@ -216,7 +216,7 @@ fn host_key_refuses_client_keys_and_bad_checksums_in_one_line() {
 #[test]
 fn a_host_key_shows_only_its_last_five_characters() {
     let slot = &EPID_SLOTS[0];
-    let k = text(&fields(slot.group_id, slot.key_id_min));
+    let k = text(&fields(slot.group_id, slot.key_blocks[0].first));
     let hk = host_key(&k).unwrap();
     assert_eq!(hk.partial(), &k[24..]);
     assert_eq!(hk.to_string(), format!("*****-*****-*****-*****-{}", &k[24..]));
