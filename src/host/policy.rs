@@ -108,11 +108,11 @@ pub fn check_scope(kms_id: &Guid, application: &Guid, scope: Scope<'_>, host_key
     if served { Ok(()) } else { Err(HResult::KMS_ID_MISMATCH) }
 }
 
-/// The count to report for a client with policy `n_policy` when the
-/// registry has seen `genuine` distinct machines of its group in 30 days:
-/// never above 2 × N ([`count_cap`]).
-pub fn reported_count(policy: CountPolicy, n_policy: u32, genuine: u32) -> u32 {
-    let cap = count_cap(n_policy);
+/// The count to report for a client of `application` with policy
+/// `n_policy` when the registry has seen `genuine` distinct machines of
+/// its group in 30 days: never above [`count_cap`].
+pub fn reported_count(policy: CountPolicy, n_policy: u32, application: &Guid, genuine: u32) -> u32 {
+    let cap = count_cap(n_policy, application);
     match policy {
         CountPolicy::Sufficient => cap,
         CountPolicy::Genuine => genuine.min(cap),
@@ -120,10 +120,19 @@ pub fn reported_count(policy: CountPolicy, n_policy: u32, genuine: u32) -> u32 {
     }
 }
 
-/// The most a host reports to a client requiring `n_policy`: 2 × N, or 1
-/// when N is 0 (as both reference hosts answer, kms-protocol.md §8.3).
-pub fn count_cap(n_policy: u32) -> u32 {
-    n_policy.saturating_mul(2).max(1)
+/// The largest client cache a genuine host keeps (Windows: 50; Office:
+/// 10), for an application the catalogue does not know.
+pub const MAX_CACHE: u32 = 50;
+
+/// The most a host reports to a client requiring `n_policy`: 2 × N (1 when
+/// N is 0, as both reference hosts answer, kms-protocol.md §8.3), and never
+/// more than the clients a genuine host caches for the application
+/// (`min_active_clients`: 50 Windows, 10 Office): a genuine host reports
+/// what its cache holds, so a request claiming N = 1000 still sees 50,
+/// never an echo of its own absurd N.
+pub fn count_cap(n_policy: u32, application: &Guid) -> u32 {
+    let cache = catalog::application(application).map_or(MAX_CACHE, |a| a.min_active_clients);
+    n_policy.saturating_mul(2).max(1).min(cache)
 }
 
 /// Every refusal rule, in the order a host applies them.
@@ -169,7 +178,7 @@ pub fn grant(req: &RequestRepr, policy: &Policy<'_>, genuine: u32, epid: Epid, h
     Grant {
         epid,
         hwid,
-        current_count: reported_count(policy.count, req.n_policy, genuine),
+        current_count: reported_count(policy.count, req.n_policy, &req.application, genuine),
         activation_interval: policy.activation_interval,
         renewal_interval: policy.renewal_interval,
     }
@@ -206,18 +215,30 @@ mod tests {
     #[test]
     fn no_policy_reports_more_than_twice_n() {
         // Sufficient: a full cache, 2N; genuine: what was seen, up to 2N; fixed: capped.
-        assert_eq!(reported_count(CountPolicy::Sufficient, 25, 3), 50);
-        assert_eq!(reported_count(CountPolicy::Sufficient, 5, 70), 10);
-        assert_eq!(reported_count(CountPolicy::Sufficient, 0, 0), 1);
-        assert_eq!(reported_count(CountPolicy::Genuine, 25, 3), 3);
-        assert_eq!(reported_count(CountPolicy::Genuine, 5, 70), 10);
-        assert_eq!(reported_count(CountPolicy::Fixed(7), 25, 70), 7);
-        assert_eq!(reported_count(CountPolicy::Fixed(70), 25, 0), 50);
-        assert_eq!(reported_count(CountPolicy::Fixed(70), 5, 0), 10);
+        let win = &catalog::application_by_key(catalog::AppKey::Windows).id;
+        let office = &catalog::application_by_key(catalog::AppKey::Office2013).id;
+        let unknown = &Guid::from_u128(7);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 25, win, 3), 50);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 5, win, 70), 10);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 5, office, 70), 10);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 0, win, 0), 1);
+        assert_eq!(reported_count(CountPolicy::Genuine, 25, win, 3), 3);
+        assert_eq!(reported_count(CountPolicy::Genuine, 5, win, 70), 10);
+        assert_eq!(reported_count(CountPolicy::Fixed(7), 25, win, 70), 7);
+        assert_eq!(reported_count(CountPolicy::Fixed(70), 25, win, 0), 50);
+        assert_eq!(reported_count(CountPolicy::Fixed(70), 5, win, 0), 10);
+        // An absurd N is never echoed: the application's cache bounds it.
+        assert_eq!(reported_count(CountPolicy::Sufficient, 1000, win, 0), 50);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 1000, office, 0), 10);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 1000, unknown, 0), MAX_CACHE);
+        assert_eq!(reported_count(CountPolicy::Sufficient, 25, office, 0), 10);
         for policy in [CountPolicy::Sufficient, CountPolicy::Genuine, CountPolicy::Fixed(10_000)] {
             for n in [1, 5, 25, 1000, MAX_N_POLICY] {
                 for genuine in [0, 1, n, 2 * n, 2 * n + 1, 100_000] {
-                    assert!(reported_count(policy, n, genuine) <= 2 * n, "{policy:?} n={n} genuine={genuine}");
+                    for app in [win, office, unknown] {
+                        let r = reported_count(policy, n, app, genuine);
+                        assert!(r <= 2 * n && r <= MAX_CACHE, "{policy:?} n={n} genuine={genuine}");
+                    }
                 }
             }
         }

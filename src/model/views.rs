@@ -92,7 +92,7 @@ pub fn counts<S: Sql>(sql: &S, now: i64, policy: CountPolicy) -> Result<Vec<Coun
                 clients: r[3].count(),
                 group_genuine,
                 threshold,
-                reported: reported_count(policy, threshold, u32::try_from(group_genuine).unwrap_or(u32::MAX)),
+                reported: reported_count(policy, threshold, &app, u32::try_from(group_genuine).unwrap_or(u32::MAX)),
             }
         })
         .collect())
