@@ -1,5 +1,5 @@
 //! The client tools (feature `native`): `kmsedge activate`, `bench`,
-//! `products`, `decode`, `dns record`/`dns check` and `bridge`. They talk to
+//! `products`, `decode`, `dns record`/`dns check`, `bridge` and `probe`. They talk to
 //! a KMS host from the outside, as Windows clients do, so they import the
 //! core and each other but never the host ([`crate::native`]); what they
 //! share with it (SRV names) is in [`crate::dns`].
@@ -10,4 +10,5 @@ pub mod common;
 pub mod decode;
 pub mod dns;
 pub mod kms_client;
+pub mod probe;
 pub mod products;
