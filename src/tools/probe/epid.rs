@@ -30,7 +30,7 @@ pub fn check(epid: &Epid, slot: &EpidSlot, ndr64: bool) -> FieldProblems {
     let fields: std::vec::Vec<&str> = s.split('-').collect();
     // Day and channel are read from the raw fields so that a non-canonical
     // ePID still gets them named, not just "not canonical".
-    if let Some(dy) = fields.get(6) {
+    if let Some(dy) = fields.get(7) {
         out[5] = day_problem(dy);
     }
     if let Some(ch) = fields.get(4) {
