@@ -1,7 +1,7 @@
 //! The `kmsedge` command: one binary for the host and the tools around it.
 use clap::{Parser, Subcommand};
 use kmsedge::native::serve;
-use kmsedge::tools::{activate, bench, bridge, decode, dns, key, products};
+use kmsedge::tools::{activate, bench, bridge, decode, dns, key, probe, products};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -29,6 +29,8 @@ enum Command {
     Bridge(bridge::Args),
     /// DNS SRV discovery (_vlmcs._tcp): print the record, or find the host like a client and activate.
     Dns(dns::Args),
+    /// Check a KMS host for what tells it from a genuine Windows host (exit 1 on any finding).
+    Probe(probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,8 @@ fn main() -> ExitCode {
         Command::Key(a) => key::run(a),
         Command::Bridge(a) => bridge::run(a),
         Command::Dns(a) => dns::run(a),
+        // Its own exit statuses: 1 for a finding, 2 for an error.
+        Command::Probe(a) => return probe::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -356,6 +356,9 @@ pub struct KmsConnection<S = TcpStream> {
     rx_len: usize,
     tx: [u8; TX_CAP],
     alter_context: bool,
+    /// The bind_ack as received, for callers that look past the checks
+    /// (`kmsedge probe`: association group, secondary address, results).
+    bind_ack: Vec<u8>,
 }
 
 impl KmsConnection<TcpStream> {
@@ -416,11 +419,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> KmsConnection<S> {
             rx_len: 0,
             tx: [0; TX_CAP],
             alter_context: false,
+            bind_ack: Vec::new(),
         };
         let n = c.session.bind(&mut c.tx);
         c.send(n, Phase::Bind).await?;
         let len = c.read_pdu(Phase::Bind).await?;
         let acked = c.session.on_bind_ack(&c.rx[..len]);
+        c.bind_ack = c.rx[..len].to_vec();
         c.consume(len);
         acked.map_err(|error| Error::Rpc { phase: Phase::Bind, error })?;
         if c.session.needs_alter_context() {
@@ -475,6 +480,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> KmsConnection<S> {
         self.send(n, Phase::Request).await?;
         let len = self.read_pdu(Phase::Request).await?;
         let reply = judge(&mut self.session, &self.rx[..len], &req.expect, req.repr.n_policy, call_id, syntax);
+        self.consume(len);
+        Ok(reply)
+    }
+
+    /// The bind_ack PDU the handshake received (header included).
+    pub fn bind_ack(&self) -> &[u8] {
+        &self.bind_ack
+    }
+
+    /// Sends a PDU the caller built (at most 512 bytes) and returns the next
+    /// reply PDU unjudged: for a probe sending what no client sends, e.g. a
+    /// request on a context the host never accepted.
+    pub async fn exchange_raw(&mut self, pdu: &[u8]) -> Result<Vec<u8>, Error> {
+        let n = pdu.len().min(TX_CAP);
+        self.tx[..n].copy_from_slice(&pdu[..n]);
+        self.send(n, Phase::Request).await?;
+        let len = self.read_pdu(Phase::Request).await?;
+        let reply = self.rx[..len].to_vec();
         self.consume(len);
         Ok(reply)
     }

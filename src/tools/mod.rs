@@ -1,5 +1,5 @@
 //! The client tools (feature `native`): `kmsedge activate`, `bench`,
-//! `products`, `key`, `decode`, `dns record`/`dns check` and `bridge`. They talk to
+//! `products`, `key`, `decode`, `dns record`/`dns check`, `bridge` and `probe`. They talk to
 //! a KMS host from the outside, as Windows clients do, so they import the
 //! core and each other but never the host ([`crate::native`]); what they
 //! share with it (SRV names) is in [`crate::dns`].
@@ -11,4 +11,5 @@ pub mod decode;
 pub mod dns;
 pub mod key;
 pub mod kms_client;
+pub mod probe;
 pub mod products;

@@ -26,6 +26,11 @@ pub enum Behaviour {
     Tamper,
     /// Accept connections and read, but never answer.
     Silent,
+    /// Answer each connection with an ePID of its own (a new key id), as
+    /// an emulator that invents one per connection would (`kmsedge probe`).
+    EpidPerConnection,
+    /// Report the request's N policy as the count, however absurd.
+    EchoN,
 }
 
 #[derive(Clone, Copy)]
@@ -108,7 +113,12 @@ impl Drop for TestHost {
 /// bytes in, replies out, until either side closes.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(sock: S, cfg: HostConfig, answered: Arc<AtomicU64>) {
     let mut t = Sock { sock, cfg, opened: std::time::Instant::now() };
-    let d = ByPolicy { cfg, epid: Epid::parse(EPID).unwrap(), answered };
+    let epid = if cfg.behaviour == Behaviour::EpidPerConnection {
+        Epid::parse(&format!("03612-00206-556-{:06}-03-1033-17763.0000-2972018", rand::random::<u32>() % 1_000_000)).unwrap()
+    } else {
+        Epid::parse(EPID).unwrap()
+    };
+    let d = ByPolicy { cfg, epid, answered };
     let _ = driver::serve(&mut t, &d, cfg.config).await;
 }
 
@@ -165,6 +175,10 @@ impl Decider for ByPolicy {
     async fn decide(&self, a: &Activation) -> Result<Decision, ()> {
         let now = kmsedge::tools::common::now();
         self.answered.fetch_add(1, Ordering::SeqCst);
-        Ok(policy::decide(&a.request, now, &self.cfg.policy, 0, self.epid, HWID))
+        let mut d = policy::decide(&a.request, now, &self.cfg.policy, 0, self.epid, HWID);
+        if let (Behaviour::EchoN, Decision::Grant(g)) = (self.cfg.behaviour, &mut d) {
+            g.current_count = a.request.n_policy;
+        }
+        Ok(d)
     }
 }
