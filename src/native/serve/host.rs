@@ -54,6 +54,8 @@ impl Host {
         let started = std::time::Instant::now();
         // Journaled with the count it is answered with (for its event); the
         // append is one small write, so it may run under the count's lock.
+        // A failed sync (sync = full) leaves the machine counted, as the
+        // record is in the journal and SQLite will hold it.
         let (answer, seq) = self.model.conclude_recording(req, verdict, unix, |answer| {
             record.reported = reported(&answer.decision);
             self.writer.append(record)
