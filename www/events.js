@@ -75,8 +75,9 @@ export function eventsSection({ api, download, fail }) {
   const range = h('p', { class: 'status', id: 'hd-ev-range', role: 'status', 'aria-live': 'polite' });
   const pageOf = h('span', { class: 'status', id: 'hd-ev-page' });
   const status = h('span', { class: 'status', id: 'hd-ev-export-status', role: 'status', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-prev', onclick: () => { f.offset = Math.max(0, f.offset - f.limit); load(); } }, 'Previous');
-  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-next', onclick: () => { f.offset += f.limit; load(); } }, 'Next');
+  // Newest first: the next page holds older events.
+  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-prev', onclick: () => { f.offset = Math.max(0, f.offset - f.limit); load(); } }, 'Newer');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-next', onclick: () => { f.offset += f.limit; load(); } }, 'Older');
   const csv = h('button', { type: 'button', id: 'hd-ev-csv', onclick: exportCsv }, 'Download CSV');
 
   const el = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-events' },
