@@ -1,5 +1,5 @@
 //! The JSON shapes of the hosts' HTTP API (`/api/status`, `/api/clients`,
-//! `/api/activity`), shared by the native host and the edge host so the
+//! `/api/activity`, `/api/events`), shared by the native host and the edge host so the
 //! dashboard in `www/` reads either without knowing which it talks to.
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -152,4 +152,70 @@ pub struct ActivityPoint {
 pub struct Activity {
     pub hourly: Vec<ActivityPoint>,
     pub daily: Vec<ActivityPoint>,
+}
+
+/// One entry of the event history (`/api/events`): a request (event 12290
+/// of a genuine host) or a DNS publishing attempt (12293 failed, 12294
+/// published). The fields of the other kind are absent (null).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventRow {
+    /// Unix seconds.
+    pub time: i64,
+    /// "request" or "dns".
+    pub kind: String,
+    /// 12290, 12293 or 12294.
+    pub event_id: u32,
+    /// "0x00000000" style; 0 is success.
+    pub result: String,
+    /// Client address natively, branch credential (or "tcp") at the edge.
+    pub remote: Option<String>,
+    pub workstation: Option<String>,
+    pub cmid: Option<String>,
+    pub kms_id: Option<String>,
+    /// Catalogue name of the KMS counted id, or "Unknown".
+    pub product: Option<String>,
+    pub sku: Option<String>,
+    pub sku_name: Option<String>,
+    /// "6.0" style.
+    pub protocol: Option<String>,
+    /// The count the answer reported; null when refused.
+    pub reported: Option<u32>,
+    /// The SRV record published.
+    pub name: Option<String>,
+    /// The DNS server it was sent to.
+    pub server: Option<String>,
+    /// What the server answered, as a sentence.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventPage {
+    /// Events matching the filter (all pages).
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+    /// Newest first.
+    pub events: Vec<EventRow>,
+}
+
+/// Query of `/api/events` and `/api/events.csv`:
+/// `?since=&until=&cmid=&workstation=&product=&result=&kind=&offset=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EventQuery {
+    /// Unix seconds: events at or after.
+    pub since: Option<i64>,
+    /// Unix seconds: events before.
+    pub until: Option<i64>,
+    pub cmid: Option<String>,
+    /// Substring of the workstation name, case-insensitive.
+    pub workstation: Option<String>,
+    /// A KMS counted id or SKU id, or part of a catalogue name.
+    pub product: Option<String>,
+    /// "ok", "error" or one HRESULT (0xC004F042).
+    pub result: Option<String>,
+    /// "request" or "dns".
+    pub kind: Option<String>,
+    pub offset: Option<u64>,
+    /// Default 100, at most 1000 (CSV: default and at most 100 000).
+    pub limit: Option<u64>,
 }

@@ -10,7 +10,7 @@
 //! because that is how a genuine host's count grows.
 
 /// The schema; idempotent, run at every start.
-pub const SCHEMA: &str = include_str!("../migrations/0001_registry.sql");
+pub const SCHEMA: &str = concat!(include_str!("../migrations/0001_registry.sql"), include_str!("../migrations/0002_events.sql"));
 
 /// How long a CMID counts: 30 days (43 200 minutes), as a genuine host.
 pub const CMID_EXPIRY_SECS: i64 = 30 * 24 * 3600;
@@ -93,6 +93,19 @@ INSERT INTO host (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET va
 /// starters correcting the same stale value keep one correction.
 pub const REPLACE_HOST: &str = "UPDATE host SET value = ?3 WHERE key = ?1 AND value = ?2";
 
+/// ?1 time, ?2 event id, ?3 hresult, ?4 remote, ?5 workstation, ?6 cmid,
+/// ?7 kms_id, ?8 sku, ?9 protocol, ?10 reported, ?11 name, ?12 server,
+/// ?13 message (NULL where the kind of event has no such field).
+pub const INSERT_EVENT: &str = "\
+INSERT INTO events (time, event_id, hresult, remote, workstation, cmid, kms_id, sku, protocol, reported, name, server, message)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// ?1 cutoff: deletes the events before it (by the time index).
+pub const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < ?1";
+
+/// Columns of an event row, in the order the listing queries return them.
+pub const EVENT_COLUMNS: &str = "time, event_id, hresult, remote, workstation, cmid, kms_id, sku, protocol, reported, name, server, message";
+
 /// Columns of a client row, in the order the listing queries return them.
 pub const CLIENT_COLUMNS: &str = "cmid, kms_id, application, sku, workstation, remote, license_status, protocol, first_seen, last_seen, requests, last_hresult";
 
@@ -120,7 +133,7 @@ mod tests {
 
     #[test]
     fn schema_declares_every_table_the_queries_use() {
-        for table in ["clients", "host", "counters", "activity"] {
+        for table in ["clients", "host", "counters", "activity", "events"] {
             assert!(super::SCHEMA.contains(&["CREATE TABLE IF NOT EXISTS ", table].concat()), "{table}");
         }
     }

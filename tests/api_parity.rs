@@ -9,7 +9,9 @@
 //! `started_at`, `uptime_secs`, `listen` and `dns` of the status; the host
 //! identity (random per host: only its slots, CSVLK names and number of
 //! ePIDs are compared); `remote` of a client row (an IP natively, `tcp` at
-//! the edge); `first_seen`/`last_seen` (compared within a few seconds); the
+//! the edge); `first_seen`/`last_seen` (compared within a few seconds); of
+//! an event, its `remote` (likewise) and `time` (within a few seconds); the
+//! CSV of the events by its header and number of lines; the
 //! activity buckets (their lengths and the sums of ok and failed). A 400
 //! answer is compared by its status alone (the texts are the frameworks').
 //!
@@ -377,6 +379,48 @@ fn client_queries() -> (Vec<String>, Vec<&'static str>) {
     (good, bad)
 }
 
+/// `/api/events` rows without `remote` (checked as for clients) and
+/// `time` (compared apart, within `TOLERANCE`).
+fn events_split(who: &str, mut page: Value, out: &mut Vec<String>) -> (Value, Vec<i64>) {
+    let mut times = Vec::new();
+    if let Some(rows) = page["events"].as_array_mut() {
+        for r in rows {
+            let o = r.as_object_mut().unwrap();
+            let remote = o.remove("remote");
+            let ok = match who {
+                "native" => remote.as_ref().and_then(Value::as_str).is_some_and(|t| t.parse::<std::net::IpAddr>().is_ok()),
+                _ => remote.as_ref().and_then(Value::as_str) == Some(EDGE_REMOTE),
+            };
+            if !ok {
+                out.push(format!("{who} event {}: remote {}", o["cmid"], show(remote.as_ref())));
+            }
+            times.push(o.remove("time").and_then(|v| v.as_i64()).unwrap_or(-1));
+        }
+    }
+    (page, times)
+}
+
+/// The `/api/events` queries: good ones (200 on both, bodies compared) and
+/// bad ones (400 on both).
+fn event_queries() -> (Vec<String>, Vec<&'static str>) {
+    let good = vec![
+        String::new(),
+        "limit=3&offset=2".into(),
+        "kind=request".into(),
+        "kind=dns".into(),
+        "result=ok".into(),
+        "result=error".into(),
+        "result=0xC004F06C".into(),
+        format!("cmid={}", C1.to_uppercase()),
+        "workstation=LAB".into(),
+        format!("product={WIN10}"),
+        "product=professional%20plus".into(),
+        "since=0&until=4000000000".into(),
+    ];
+    let bad = vec!["limit=0", "limit=1001", "kind=all", "result=maybe", "cmid=nope", "since=abc", "since=10&until=5"];
+    (good, bad)
+}
+
 struct Row {
     what: String,
     native: u16,
@@ -514,6 +558,54 @@ fn native_and_edge_answer_every_api_query_alike() {
         diffs.extend(d);
     }
 
+    // events
+    let (good, bad) = event_queries();
+    for q in &good {
+        let path = if q.is_empty() { "/api/events".to_owned() } else { format!("/api/events?{q}") };
+        let ((ns, nb), (es, eb)) = both(&path);
+        let mut d = Vec::new();
+        let mut fields = 0;
+        if ns == 200 && es == 200 {
+            let (n, n_times) = events_split("native", shape::<kmsedge::api::EventPage>("native", &path, &nb, &mut d), &mut d);
+            let (e, e_times) = events_split("edge", shape::<kmsedge::api::EventPage>("edge", &path, &eb, &mut d), &mut d);
+            if q.is_empty() && n["total"] != steps.len() as u64 {
+                d.push(format!("{path}: native total {} is not one event per step ({})", n["total"], steps.len()));
+            }
+            diff(&path, &n, &e, &mut fields, &mut d);
+            for (i, (a, b)) in n_times.iter().zip(&e_times).enumerate() {
+                fields += 1;
+                if (a - b).abs() > TOLERANCE {
+                    d.push(format!("{path}.events[{i}].time: native {a} / edge {b} (tolerance {TOLERANCE} s)"));
+                }
+            }
+        } else {
+            d.push(format!("{path}: native {ns} / edge {es} (both must be 200): {nb} / {eb}"));
+        }
+        rows.push(Row { what: path, native: ns, edge: es, fields, diffs: d.len() });
+        diffs.extend(d);
+    }
+    for q in &bad {
+        let path = format!("/api/events?{q}");
+        let ((ns, nb), (es, eb)) = both(&path);
+        let mut d = Vec::new();
+        if ns != 400 || es != 400 {
+            d.push(format!("{path}: native {ns} {nb:?} / edge {es} {eb:?} (both must be 400)"));
+        }
+        rows.push(Row { what: path, native: ns, edge: es, fields: 1, diffs: d.len() });
+        diffs.extend(d);
+    }
+    {
+        let path = "/api/events.csv?result=ok";
+        let ((ns, nb), (es, eb)) = both(path);
+        let mut d = Vec::new();
+        let csv_shape = |b: &str| (b.split("\r\n").next().unwrap_or_default().to_owned(), b.matches("\r\n").count());
+        if ns != 200 || es != 200 || csv_shape(&nb) != csv_shape(&eb) {
+            d.push(format!("{path}: native {ns} {:?} / edge {es} {:?} (header and line count must match)", csv_shape(&nb), csv_shape(&eb)));
+        }
+        rows.push(Row { what: path.into(), native: ns, edge: es, fields: 2, diffs: d.len() });
+        diffs.extend(d);
+    }
+
     // ---- the table
     println!("\nnative kmsedge serve vs edge wrangler dev: /api/* compared field by field");
     println!("{:<78} {:>6} {:>5} {:>7} {:>6}", "what", "native", "edge", "fields", "diffs");
@@ -523,7 +615,7 @@ fn native_and_edge_answer_every_api_query_alike() {
     }
     println!(
         "{} answers, {} fields compared, {} differences (runtime-only fields left out: runtime, started_at, uptime_secs, \
-         listen, dns, identity values, remote; first/last_seen within {TOLERANCE} s; activity as bucket lengths and sums)",
+         listen, dns, identity values, remote; first/last_seen and event times within {TOLERANCE} s; activity as bucket lengths and sums)",
         rows.len(),
         rows.iter().map(|r| r.fields).sum::<usize>(),
         diffs.len()

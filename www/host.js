@@ -1,5 +1,5 @@
 // Host dashboard (#view-host): what `slmgr /dlv` shows on a genuine host and
-// more — status, counts per KMS counted id, clients, activity — read from the
+// more — status, counts per KMS counted id, clients, events, activity — read from the
 // JSON API of the host that serves this page (`kmsedge serve` or the edge
 // Worker; same shapes, src/api.rs).
 //
@@ -15,6 +15,7 @@
 // seconds in place: inputs, sort, page, focus and scroll stay as they are.
 import { $, h, announce, debounce } from './dom.js';
 import { stackedBars } from './chart.js';
+import { eventsSection } from './events.js';
 
 const TOKEN_KEY = 'kmsedge.adminToken';
 export const REFRESH_MS = 5000;
@@ -126,9 +127,10 @@ async function errorText(r) {
 
 const API_TIMEOUT_MS = 20_000;
 
-/** GET path with the token; AuthError on 401/403, Error otherwise. Aborted
- * when the data is cleared (AbortError) or after API_TIMEOUT_MS. */
-async function api(path, signal = controller.signal) {
+/** GET path with the token → its JSON (or, with `as` 'blob', the body);
+ * AuthError on 401/403, Error otherwise. Aborted when the data is cleared
+ * (AbortError) or after API_TIMEOUT_MS. */
+async function api(path, signal = controller.signal, as = 'json') {
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   if (signal.aborted) ac.abort();
@@ -140,7 +142,7 @@ async function api(path, signal = controller.signal) {
     const r = await fetch(path, { headers, signal: ac.signal, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
     if (r.status === 401 || r.status === 403) throw new AuthError(r.status, await errorText(r));
     if (!r.ok) throw new Error(`${path.split('?')[0]}: HTTP ${r.status}: ${await errorText(r)}`);
-    return await r.json();
+    return as === 'blob' ? await r.blob() : await r.json();
   } finally {
     clearTimeout(timeout);
     signal.removeEventListener('abort', onAbort);
@@ -354,9 +356,21 @@ function build() {
           h('thead', {}, f.dataHead = h('tr', {})),
           dataBody))));
 
-  $('hd-data').replaceChildren(toolbar, warn, status, countsSection, clients, activity);
+  // Events (events.js), through this module's token and error handling.
+  const gen = generation;
+  const events = eventsSection({
+    api: (path) => api(path),
+    download: async (path, name) => saveFile(await api(path, controller.signal, 'blob'), name),
+    fail: (e, what) => {
+      if (gen !== generation || e.name === 'AbortError') return;
+      if (e instanceof AuthError) lockOut(e);
+      else if (what) warn(`Could not load ${what}: ${e.message}`);
+    },
+  });
+
+  $('hd-data').replaceChildren(toolbar, warn, status, countsSection, clients, events.el, activity);
   ui = { f, warn, listen, epids, dnsCard, dlv, counts, countsEmpty, q, kms, size, head, tbody, prev, next, exportBtn,
-    periods, chartBox, summary, dataBody, chartWidth: 0 };
+    periods, chartBox, summary, dataBody, chartWidth: 0, events };
   ui.resize = new ResizeObserver(() => {
     if (ui && ui.chartBox === chartBox && chartBox.clientWidth && chartBox.clientWidth !== ui.chartWidth) drawChart(true);
   });
@@ -671,7 +685,7 @@ function refresh(now = false) {
     try {
       // With the tables built, the clients page loads alongside; the first
       // time, only once the status has shown the token works.
-      const clients = ui ? loadClients() : null;
+      const clients = ui ? Promise.all([loadClients(), ui.events.load()]) : null;
       const [status, activity] = await Promise.all([api('api/status'), api('api/activity')]);
       if (gen !== generation) return;
       if (!ui) build();
@@ -680,7 +694,7 @@ function refresh(now = false) {
       warn(null);
       applyStatus(status);
       drawChart();
-      await (clients ?? loadClients());
+      await (clients ?? Promise.all([loadClients(), ui.events.load()]));
       if (gen !== generation) return;
       setText(ui.f.updated, `Updated ${new Date().toLocaleTimeString()}`);
       $('hd-data').hidden = false;
@@ -706,6 +720,16 @@ function schedule() {
   clearTimeout(timer);
   timer = null;
   if (ui && autoRefresh && visible()) timer = setTimeout(() => refresh(), REFRESH_MS);
+}
+
+/** Saves a blob as a download named `name`. */
+function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 async function exportCsv() {
@@ -734,12 +758,7 @@ async function exportCsv() {
     }
     const d = new Date();
     const name = `kmsedge-clients-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}${q.q.trim() || q.kms_id ? '-filtered' : ''}.csv`;
-    const url = URL.createObjectURL(new Blob([csvOf(rows)], { type: 'text/csv;charset=utf-8' }));
-    const a = h('a', { href: url, download: name, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    saveFile(new Blob([csvOf(rows)], { type: 'text/csv;charset=utf-8' }), name);
     setText(ui.f.exportStatus, `Exported ${plural(rows.length, 'client')} to ${name}`);
   } catch (e) {
     if (gen !== generation || e.name === 'AbortError') return;

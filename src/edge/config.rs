@@ -19,6 +19,7 @@
 //! | `KMS_MAX_REQUESTS` | activation requests per connection, 1..=1000000 | `10000` |
 //! | `KMS_BRANCH_MAX_CONNECTIONS` | tunnel connections one branch may hold open | `200` |
 //! | `KMS_BRANCH_ACTIVATIONS_PER_MINUTE` | activations one branch may make a minute (a minute's worth may come at once) | `1000` |
+//! | `KMS_EVENT_DAYS` | days of event history kept (`/api/events`), 1..=3650 | `30` |
 //! | `KMS_BENCH_SEED` | `true` enables `POST /api/bench/seed?n=N` (admin token): N invented clients, for `scripts/bench-edge.sh` only — never in production ([`super::seed`]) | unset (off) |
 use crate::host::Config;
 use crate::model::rate::KeyLimits;
@@ -35,6 +36,8 @@ pub struct EdgeConfig {
     pub limits: ConnectionLimits,
     /// What one branch may use of the tunnel.
     pub branch: KeyLimits,
+    /// Days of event history kept.
+    pub event_days: u32,
 }
 
 /// Defaults of [`EdgeConfig::branch`]: room for a branch of a few hundred
@@ -104,6 +107,7 @@ impl EdgeConfig {
                 activations_per_minute: var(&get, "KMS_BRANCH_ACTIVATIONS_PER_MINUTE", parse::cap)?
                     .unwrap_or(DEFAULT_BRANCH.activations_per_minute),
             },
+            event_days: var(&get, "KMS_EVENT_DAYS", parse::event_days)?.unwrap_or(crate::model::events::DEFAULT_DAYS),
         })
     }
 
@@ -130,6 +134,7 @@ mod tests {
         assert_eq!(c.policy.policy(), crate::host::Policy::default());
         assert_eq!(c.host_config(), Config::default());
         assert_eq!(c.limits.max_requests, 10_000);
+        assert_eq!(c.event_days, 30);
     }
 
     #[test]
@@ -156,6 +161,7 @@ mod tests {
             ("KMS_NDR64", "maybe"),
             ("KMS_MAX_TIME_SKEW", "-1"),
             ("KMS_ORGANISATION", ""),
+            ("KMS_EVENT_DAYS", "0"),
         ] {
             let e = parse(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -13,6 +13,7 @@ use super::rng::SystemRng;
 use super::rpc::{DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
 use crate::model::rate::Limiter;
 use crate::model::counts::Counts;
+use crate::model::events::{self, Retention};
 use crate::model::identity::Identity;
 use crate::model::record::ClientRecord;
 use crate::model::sql::{Sql, Value};
@@ -52,6 +53,8 @@ pub struct KmsRegistry {
     schema_error: Option<String>,
     /// `KMS_BENCH_SEED = "true"`: [`super::seed`]'s endpoint answers.
     bench_seed: bool,
+    /// When expired events are next deleted.
+    retention: RefCell<Retention>,
 }
 
 impl DurableObject for KmsRegistry {
@@ -63,7 +66,17 @@ impl DurableObject for KmsRegistry {
         }
         let config = EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string())).map_err(|e| e.to_string());
         let bench_seed = super::seed::enabled(env.var(super::seed::ENABLE_VAR).ok().map(|v| v.to_string()).as_deref());
-        KmsRegistry { state, started_at: unix_now(), model: RefCell::new(None), branches: RefCell::new(None), config, schema_error, bench_seed }
+        let days = config.as_ref().map_or(events::DEFAULT_DAYS, |c| c.event_days);
+        KmsRegistry {
+            state,
+            started_at: unix_now(),
+            model: RefCell::new(None),
+            branches: RefCell::new(None),
+            config,
+            schema_error,
+            bench_seed,
+            retention: RefCell::new(Retention::days(days)),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -145,6 +158,22 @@ impl DurableObject for KmsRegistry {
                 Err(e) => Response::error(format!("bad query: {e}"), 400),
             },
             (Method::Get, "/api/activity") => view(views::activity(&self.sql(), unix_now())),
+            (Method::Get, "/api/events") => match req.query() {
+                Ok(q) => view(events::events(&self.sql(), &q)),
+                Err(e) => Response::error(format!("bad query: {e}"), 400),
+            },
+            (Method::Get, "/api/events.csv") => match req.query() {
+                Ok(q) => match events::events_csv(&self.sql(), &q) {
+                    Ok(csv) => {
+                        let mut r = Response::ok(csv)?;
+                        r.headers_mut().set("Content-Type", events::CSV_CONTENT_TYPE)?;
+                        r.headers_mut().set("Content-Disposition", events::CSV_DISPOSITION)?;
+                        Ok(r)
+                    }
+                    Err(e) => view::<()>(Err(e)),
+                },
+                Err(e) => Response::error(format!("bad query: {e}"), 400),
+            },
             (Method::Post, super::seed::PATH) => super::seed::handle(self.bench_seed, &req, &self.state.storage(), &self.model),
             (Method::Get, super::seed::USAGE_PATH) if self.bench_seed => Response::from_json(&usage()),
             _ => Response::error("not found", 404),
@@ -189,10 +218,19 @@ impl KmsRegistry {
         let verdict = model.check(&req, now);
         let remote: String = msg.remote.chars().take(128).collect();
         let record = ClientRecord::new(&req, version, verdict, remote, unix);
-        let sql = self.sql();
-        transaction_sync(&self.state.storage(), move || record.store(&sql))?;
+        let prune = self.retention.borrow_mut().due(unix);
+        let (sql, storage) = (self.sql(), self.state.storage());
+        // The count the answer reports goes into the request's event, in
+        // the same transaction as the client row.
+        let (answer, ()) = model.conclude_recording(&req, verdict, unix, |answer| {
+            let event = events::request_event(&record, answer);
+            transaction_sync(&storage, move || {
+                record.store(&sql)?;
+                events::record(&sql, &event, prune)
+            })
+        })?;
         USAGE.with(|u| u.set(Usage { decides: u.get().decides + 1, ..u.get() }));
-        Ok(DecideReply::from_decision(&model.conclude(&req, verdict, unix).decision))
+        Ok(DecideReply::from_decision(&answer.decision))
     }
 
     /// The host model, built on first use after the object wakes: the

@@ -108,6 +108,24 @@ impl Counts {
         g.count()
     }
 
+    /// What [`Counts::grant`] will return, without changing anything.
+    pub fn after_grant(&self, app: Guid, cmid: Guid, kms_id: Guid, now: i64, since: i64) -> u32 {
+        if now < since {
+            return self.after_refusal(app, cmid, kms_id);
+        }
+        // The CMID is in the group afterwards, whatever row it had before.
+        let g = self.groups.get(&app);
+        g.map_or(0, Group::count) + u32::from(!g.is_some_and(|g| g.live_rows.contains_key(&cmid)))
+    }
+
+    /// What [`Counts::refuse`] will return, without changing anything.
+    pub fn after_refusal(&self, app: Guid, cmid: Guid, kms_id: Guid) -> u32 {
+        let count = self.genuine(&app);
+        let leaves = self.rows.get(&(cmid, kms_id)).is_some_and(|r| r.live && r.app == app)
+            && self.groups.get(&app).and_then(|g| g.live_rows.get(&cmid)) == Some(&1);
+        count - u32::from(leaves)
+    }
+
     /// Records a refused request: its row no longer counts (its
     /// `last_hresult` is no longer 0). Returns the group's count.
     pub fn refuse(&mut self, app: Guid, cmid: Guid, kms_id: Guid) -> u32 {
@@ -226,7 +244,9 @@ mod tests {
             // Time moves forward; some requests are over 30 days old by `now`.
             let t = now - 40 * DAY + i * (40 * DAY / 2000);
             let hr: i64 = if next(5) == 0 { 0xC004_F042 } else { 0 };
-            if hr == 0 { c.grant(app, cmid, kms, t, since) } else { c.refuse(app, cmid, kms) };
+            let foreseen = if hr == 0 { c.after_grant(app, cmid, kms, t, since) } else { c.after_refusal(app, cmid, kms) };
+            let made = if hr == 0 { c.grant(app, cmid, kms, t, since) } else { c.refuse(app, cmid, kms) };
+            assert_eq!(foreseen, made, "after_grant/after_refusal foresee request {i}");
             let row: [Value; 10] = [
                 cmid.into(), kms.into(), app.into(), Guid::ZERO.into(), "".into(), "127.0.0.1".into(),
                 1i64.into(), "6.0".into(), t.into(), hr.into(),

@@ -12,13 +12,16 @@
 //! * [`views`] — the `/api/*` answers;
 //! * [`rate`] — per-source caps on open connections and activations per
 //!   minute;
-//! * [`record`] — the registry row one request leaves.
+//! * [`record`] — the registry row one request leaves;
+//! * [`events`] — the event history (one row per request and per DNS
+//!   publishing attempt), its retention and the `/api/events` view.
 //!
 //! One activation: [`HostModel::check`] applies the rules (once), the
 //! runtime stores the [`record::ClientRecord`] (native: journal, then
 //! SQLite; edge: the Durable Object's SQLite), then
 //! [`HostModel::conclude`] counts the machine and builds the decision.
 pub mod counts;
+pub mod events;
 pub mod identity;
 pub mod rate;
 pub mod record;
@@ -87,18 +90,45 @@ impl HostModel {
     /// includes it, as a genuine host counts the client it answers; a
     /// refusal stops its row counting) and builds the decision.
     pub fn conclude(&self, req: &RequestRepr, verdict: Verdict, now: i64) -> Answer {
+        match self.conclude_recording(req, verdict, now, |_| Ok::<(), core::convert::Infallible>(())) {
+            Ok((answer, ())) => answer,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`HostModel::conclude`] for a runtime that records the answer with
+    /// the request (the event history keeps the count each answer
+    /// reported): `record` runs with the answer under the count's lock, so
+    /// the count it sees is exactly the one answered even with concurrent
+    /// requests; the machine is counted only if `record` succeeds.
+    pub fn conclude_recording<T, E>(
+        &self,
+        req: &RequestRepr,
+        verdict: Verdict,
+        now: i64,
+        record: impl FnOnce(&Answer) -> Result<T, E>,
+    ) -> Result<(Answer, T), E> {
         let since = now - CMID_EXPIRY_SECS;
-        let genuine = {
-            let mut t = self.tally();
-            if now - t.pruned_at >= PRUNE_EVERY_SECS {
-                t.counts.prune(since);
-                t.pruned_at = now;
-            }
-            match verdict {
-                Ok(()) => t.counts.grant(req.application, req.cmid, req.kms_id, now, since),
-                Err(_) => t.counts.refuse(req.application, req.cmid, req.kms_id),
-            }
+        let mut t = self.tally();
+        if now - t.pruned_at >= PRUNE_EVERY_SECS {
+            t.counts.prune(since);
+            t.pruned_at = now;
+        }
+        let genuine = match verdict {
+            Ok(()) => t.counts.after_grant(req.application, req.cmid, req.kms_id, now, since),
+            Err(_) => t.counts.after_refusal(req.application, req.cmid, req.kms_id),
         };
+        let answer = self.answer(req, verdict, genuine);
+        let recorded = record(&answer)?;
+        let counted = match verdict {
+            Ok(()) => t.counts.grant(req.application, req.cmid, req.kms_id, now, since),
+            Err(_) => t.counts.refuse(req.application, req.cmid, req.kms_id),
+        };
+        debug_assert_eq!(counted, genuine, "the count foreseen is the count made");
+        Ok((answer, recorded))
+    }
+
+    fn answer(&self, req: &RequestRepr, verdict: Verdict, genuine: u32) -> Answer {
         let decision = match verdict {
             Err(hr) => Decision::Refuse(hr),
             Ok(()) => {

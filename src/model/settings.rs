@@ -207,6 +207,14 @@ pub fn boolean(text: &str) -> Result<bool, Expected> {
     }
 }
 
+/// Days of event history kept, 1 to 3 650 (ten years).
+pub fn event_days(text: &str) -> Result<u32, Expected> {
+    match text.trim().parse::<u32>() {
+        Ok(v) if (1..=3650).contains(&v) => Ok(v),
+        _ => Err(Expected("days from 1 to 3650")),
+    }
+}
+
 /// Seconds, above 0 and at most a day; fractions allowed (`0.5`).
 pub fn seconds(text: &str) -> Result<Duration, Expected> {
     match text.trim().parse::<f64>() {
@@ -264,6 +272,8 @@ mod tests {
         assert!(boolean("maybe").is_err());
         assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
         assert!(seconds("0").is_err() && seconds("86401").is_err());
+        assert_eq!(event_days(" 7 "), Ok(7));
+        assert!(event_days("0").is_err() && event_days("3651").is_err() && event_days("a week").is_err());
         assert_eq!(max_requests("1"), Ok(1));
         assert!(max_requests("0").is_err());
         assert!(port("0").is_err() && port("65536").is_err());

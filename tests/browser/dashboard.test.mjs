@@ -3,7 +3,8 @@
 // driven by `kmsedge activate`: the token flow (missing, wrong, right,
 // revoked, sign-out), the status in the `slmgr /dlv` layout, counts
 // against the thresholds, the clients table (filter, counted id, sort,
-// paging), the CSV export of all pages, the chart (hourly/daily, failures,
+// paging), the CSV export of all pages, the events table (filters, paging,
+// the host's CSV), the chart (hourly/daily, failures,
 // text alternative), auto-refresh in place, and a phone-sized viewport.
 // Screenshots go to test-artifacts/dashboard-*.png.
 //
@@ -349,6 +350,42 @@ test('CSV export: every page of the current filter, RFC 4180 quoting', async () 
   assert.equal(hotel[CSV_HEADER.indexOf('last_result')], '0xC004F042');
   assert.match(await page.textContent('#hd-export-status'), /^Exported 3 clients to kmsedge-clients-/);
   await filter(page, '', clientsTotal);
+  noProblems(main);
+});
+
+const EVENTS = 'section[aria-labelledby=hd-h-events]';
+/** Waits until the Events table says it holds `n` events. */
+const eventsTotal = (page, n) => page.waitForFunction(({ sel, n }) => document.querySelector(sel)?.dataset.total === String(n), { sel: EVENTS, n }, { timeout: 20_000 });
+
+test('events: one per request, newest first, filters, paging and the host’s CSV', async () => {
+  const { page } = main;
+  await eventsTotal(page, requestsTotal);
+  assert.equal(await page.textContent('#hd-ev-range'), `Events 1–25 of ${requestsTotal}`);
+  const first = await page.$$eval('#hd-events tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(first.slice(1, 4), ['12290 request', '0xC004F042', 'SRV-HOTEL'], 'the newest is the refused request');
+  assert.equal(first[6], '—', 'a refusal reports no count');
+  await page.selectOption('#hd-ev-result', 'error');
+  await eventsTotal(page, 1);
+  await page.selectOption('#hd-ev-result', '');
+  await page.fill('#hd-ev-ws', 'pc-');
+  await eventsTotal(page, 5); // PC-ALPHA twice, BRAVO, CHARLIE, DELTA
+  await page.fill('#hd-ev-ws', '');
+  await eventsTotal(page, requestsTotal);
+  await page.click('#hd-ev-next');
+  await page.waitForFunction((t) => document.getElementById('hd-ev-range').textContent === `Events 26–${t} of ${t}`, requestsTotal);
+  assert.equal(await page.isDisabled('#hd-ev-next'), true);
+  await page.click('#hd-ev-prev');
+
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20_000 }), page.click('#hd-ev-csv')]);
+  assert.match(dl.suggestedFilename(), /^kmsedge-events-\d{8}-\d{6}\.csv$/);
+  const file = path.join(H.artifacts, 'dashboard-events.csv');
+  await dl.saveAs(file);
+  const rows = H.parseCsv(fs.readFileSync(file, 'utf8'));
+  assert.deepEqual(rows[0].slice(0, 5), ['time', 'time_utc', 'kind', 'event_id', 'result']);
+  assert.equal(rows.length - 1, requestsTotal, 'every event of the filter, not one page');
+  const ws = rows[0].indexOf('workstation');
+  assert.ok(rows.some((r) => r[ws] === 'Lab, "Room 7"'), 'quoted fields read back whole');
+  assert.match(await page.textContent('#hd-ev-export-status'), /^Saved kmsedge-events-/);
   noProblems(main);
 });
 

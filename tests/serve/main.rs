@@ -9,6 +9,7 @@ mod support;
 
 mod activation;
 mod config;
+mod events;
 mod http;
 mod limits;
 mod persistence;

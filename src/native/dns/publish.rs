@@ -27,6 +27,7 @@ use super::config::PublishSettings;
 use crate::dns::names::DomainName;
 use crate::dns::SRV_LABEL;
 use crate::api::DnsInfo;
+use crate::model::events::DnsEvent;
 use futures_util::StreamExt;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::runtime::TokioRuntimeProvider;
@@ -104,6 +105,36 @@ impl fmt::Display for UpdateError {
 }
 
 impl std::error::Error for UpdateError {}
+
+/// `HRESULT_FROM_WIN32`.
+const fn from_win32(code: u32) -> u32 {
+    0x8007_0000 | code
+}
+
+impl UpdateError {
+    /// The failure as the HRESULT a Windows host's event 12293 carries:
+    /// the Win32 DNS error of the answer's RCODE or TSIG error
+    /// (`DNS_ERROR_RCODE_*` = 9000 + RCODE, winerror.h), `ERROR_TIMEOUT`
+    /// (1460) for no answer, else `E_FAIL`.
+    pub fn hresult(&self) -> u32 {
+        const DNS_ERROR_RESPONSE_CODES_BASE: u32 = 9000;
+        let rcode = |c: u16| from_win32(DNS_ERROR_RESPONSE_CODES_BASE + u32::from(c));
+        match self {
+            UpdateError::Timeout { .. } => from_win32(1460),
+            UpdateError::Refused { .. } => rcode(5),
+            UpdateError::NotAuth { .. } => rcode(9),
+            UpdateError::NotZone { .. } => rcode(10),
+            UpdateError::Tsig { error: TsigError::BadSig, .. } => rcode(16),
+            UpdateError::Tsig { error: TsigError::BadKey, .. } => rcode(17),
+            UpdateError::Tsig { error: TsigError::BadTime, .. } => rcode(18),
+            UpdateError::Rcode { code } => rcode(u16::from(*code)),
+            _ => 0x8000_4005,
+        }
+    }
+}
+
+/// Called with each publishing attempt (the host's event history).
+pub type Recorder = Arc<dyn Fn(DnsEvent) + Send + Sync>;
 
 /// Everything one round needs, computed once.
 struct Plan {
@@ -373,6 +404,16 @@ impl Publisher {
     /// name none. A plan that cannot be made (a port of 0, an unusable key)
     /// is logged and reported in the status; KMS service is not affected.
     pub fn start(settings: Option<PublishSettings>, kms_port: u16) -> Publisher {
+        Publisher::start_recording(settings, kms_port, |_| {})
+    }
+
+    /// [`Publisher::start`], handing each publishing attempt (success or
+    /// failure, refreshes included) to `record`.
+    pub fn start_recording(
+        settings: Option<PublishSettings>,
+        kms_port: u16,
+        record: impl Fn(DnsEvent) + Send + Sync + 'static,
+    ) -> Publisher {
         let Some(settings) = settings else {
             tracing::debug!("DNS SRV publishing off");
             return Publisher::off();
@@ -400,7 +441,7 @@ impl Publisher {
             record: Some(plan.record_text.clone()),
         }));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(plan, info.clone(), stopped));
+        let task = tokio::spawn(run(plan, info.clone(), stopped, Arc::new(record)));
         Publisher { info, stop: Some(stop), task: Some(task) }
     }
 
@@ -445,7 +486,7 @@ fn set(info: &Mutex<DnsInfo>, state: String) {
 }
 
 /// The publishing loop; ends on `stopped`, removing the records.
-async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver<bool>) {
+async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver<bool>, record: Recorder) {
     let mut backoff = FIRST_BACKOFF;
     let mut logged_cause: Option<String> = None;
     let mut published = false;
@@ -464,6 +505,17 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
             maybe_there = true;
             break;
         };
+        let (hresult, message) = match &outcome {
+            Ok(()) => (0, "published".into()),
+            Err(e) => (e.hresult(), e.to_string()),
+        };
+        record(DnsEvent {
+            time: unix_now() as i64,
+            name: plan.record_text.clone(),
+            server: plan.server.to_string(),
+            hresult,
+            message,
+        });
         let wait = match outcome {
             Ok(()) => {
                 if !published || logged_cause.is_some() {

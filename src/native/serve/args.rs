@@ -38,6 +38,11 @@ pub struct Args {
     /// requests waiting for it, slower) [registry.sync] [default: normal]
     #[arg(long, value_name = "MODE", help_heading = "Registry")]
     pub sync: Option<String>,
+    /// Days of event history kept (one event per request and per DNS
+    /// publishing attempt, shown by /api/events), 1..=3650
+    /// [registry.event_days] [default: 30]
+    #[arg(long, value_name = "DAYS", help_heading = "Registry")]
+    pub event_days: Option<String>,
 
     /// Count reported to clients, never above 2 × N: "sufficient" (2 × N:
     /// every client activates), "genuine" (distinct machines in 30 days,

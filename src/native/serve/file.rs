@@ -38,6 +38,7 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct Registry {
     pub sync: Option<Scalar>,
+    pub event_days: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

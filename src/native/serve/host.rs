@@ -6,6 +6,7 @@ use super::metrics::Metrics;
 use super::store::writer::{CommitError, Record, Writer};
 use crate::catalog;
 use crate::host::Activation;
+use crate::model::events::reported;
 use crate::model::{Answer, HostModel};
 use crate::time::FileTime;
 use std::net::IpAddr;
@@ -36,7 +37,7 @@ impl Host {
         let req = &a.request;
         let verdict = self.model.check(req, filetime);
         let mut ws = [0u8; 192];
-        let record = Record {
+        let mut record = Record {
             cmid: req.cmid,
             kms_id: req.kms_id,
             application: req.application,
@@ -47,9 +48,19 @@ impl Host {
             protocol: a.version,
             now: unix,
             hresult: verdict.err().map_or(0, |hr| hr.0),
+            reported: None,
         };
-        self.writer.commit(record).await?;
-        let answer = self.model.conclude(req, verdict, unix);
+        self.writer.admit().await;
+        let started = std::time::Instant::now();
+        // Journaled with the count it is answered with (for its event); the
+        // append is one small write, so it may run under the count's lock.
+        // A failed sync (sync = full) leaves the machine counted, as the
+        // record is in the journal and SQLite will hold it.
+        let (answer, seq) = self.model.conclude_recording(req, verdict, unix, |answer| {
+            record.reported = reported(&answer.decision);
+            self.writer.append(record)
+        })?;
+        self.writer.durable(seq, started).await?;
         self.metrics.request(a.version, answer.decision.hresult());
         Ok(answer)
     }

@@ -94,7 +94,7 @@ impl Server {
         let metrics = Metrics::new();
         let journal = store::journal::Journal::open(&data.path, recovered.next_seq, s.sync)
             .map_err(|e| anyhow!("registry journal in {}: {e}", data.path.display()))?;
-        let (writer, writer_thread) = Writer::spawn(conn, journal, recovered.next_seq - 1, CommitMetrics(metrics.clone()))
+        let (writer, writer_thread) = Writer::spawn_keeping(conn, journal, recovered.next_seq - 1, CommitMetrics(metrics.clone()), s.event_days)
             .map_err(|e| anyhow!("cannot start the registry writer: {e}"))?;
         tracing::info!(
             data = %data.path.display(),
@@ -127,7 +127,10 @@ impl Server {
         }
 
         // Advertise only once the port is known and served.
-        let dns = Arc::new(Mutex::new(Some(crate::native::dns::Publisher::start(s.dns.clone(), kms_addrs[0].port()))));
+        // Each publishing attempt goes into the event history.
+        let events = host.writer.clone();
+        let publisher = crate::native::dns::Publisher::start_recording(s.dns.clone(), kms_addrs[0].port(), move |e| events.note_dns(e));
+        let dns = Arc::new(Mutex::new(Some(publisher)));
 
         let mut http_addr = None;
         let http_task = match (http_listener, reader) {

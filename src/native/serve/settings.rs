@@ -26,6 +26,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub data_dir: PathBuf,
     pub sync: SyncMode,
+    /// Days of event history kept.
+    pub event_days: u32,
     pub policy: PolicySettings,
     pub ndr64: bool,
     pub btfn: bool,
@@ -153,6 +155,10 @@ impl Settings {
                 "normal" => SyncMode::Normal,
                 _ => bail!("{}: expected \"full\" or \"normal\", got {:?}", g.origin, g.text),
             },
+        };
+        let event_days = match src.pick(&args.event_days, "event-days", &file.registry.event_days, "registry.event_days") {
+            None => crate::model::events::DEFAULT_DAYS,
+            Some(g) => shared(&g, parse::event_days)?,
         };
 
         let p = &file.policy;
@@ -282,6 +288,7 @@ impl Settings {
             admin_token,
             data_dir,
             sync,
+            event_days,
             policy: PolicySettings { count, scope, max_time_skew, activation_interval, renewal_interval },
             ndr64,
             btfn,

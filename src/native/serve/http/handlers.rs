@@ -3,7 +3,8 @@
 //! answer is the host model's views, the same as the edge host's.
 use std::prelude::rust_2024::{String, ToString, Vec};
 use super::{HttpState, error};
-use crate::api::ClientQuery;
+use crate::api::{ClientQuery, EventQuery};
+use crate::model::events;
 use crate::catalog;
 use crate::model::views::{self, RuntimeInfo, ViewError};
 use crate::native::serve::host::now;
@@ -26,6 +27,15 @@ async fn read<T: Serialize + Send + 'static>(
     state: &Arc<HttpState>,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, ViewError> + Send + 'static,
 ) -> Response {
+    read_as(state, f, |v| Json(v).into_response()).await
+}
+
+/// [`read`], answering with `respond`.
+async fn read_as<T: Send + 'static>(
+    state: &Arc<HttpState>,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, ViewError> + Send + 'static,
+    respond: impl FnOnce(T) -> Response,
+) -> Response {
     if !state.host.writer.settled(SETTLE).await {
         tracing::debug!("registry read before the journal was applied");
     }
@@ -36,7 +46,7 @@ async fn read<T: Serialize + Send + 'static>(
     })
     .await;
     match joined {
-        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Ok(v)) => respond(v),
         Ok(Err(ViewError::Bad(m))) => error(StatusCode::BAD_REQUEST, m),
         Ok(Err(e @ ViewError::Store(_))) => {
             tracing::error!(error = %e, "registry read failed");
@@ -65,6 +75,33 @@ pub async fn clients(State(state): State<Arc<HttpState>>, q: Result<Query<Client
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
     read(&state, move |c| views::clients(c, &q)).await
+}
+
+pub async fn events(State(state): State<Arc<HttpState>>, q: Result<Query<EventQuery>, QueryRejection>) -> Response {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    read(&state, move |c| events::events(c, &q)).await
+}
+
+/// The same query as CSV, as a download.
+pub async fn events_csv(State(state): State<Arc<HttpState>>, q: Result<Query<EventQuery>, QueryRejection>) -> Response {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    read_as(&state, move |c| events::events_csv(c, &q), |csv| {
+        (
+            [
+                (header::CONTENT_TYPE, events::CSV_CONTENT_TYPE),
+                (header::CONTENT_DISPOSITION, events::CSV_DISPOSITION),
+            ],
+            csv,
+        )
+            .into_response()
+    })
+    .await
 }
 
 pub async fn activity(State(state): State<Arc<HttpState>>) -> Response {

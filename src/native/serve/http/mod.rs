@@ -5,7 +5,7 @@
 //! | path | access |
 //! |---|---|
 //! | `/`, page files, `/healthz`, `/api/products` | anyone who reaches the port |
-//! | `/api/status`, `/api/clients`, `/api/activity`, `/metrics` | [`auth`]: the admin token, or loopback when none is set |
+//! | `/api/status`, `/api/clients`, `/api/activity`, `/api/events`, `/api/events.csv`, `/metrics` | [`auth`]: the admin token, or loopback when none is set |
 use std::prelude::rust_2024::{String, Vec};
 pub mod assets;
 pub mod auth;
@@ -45,6 +45,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/status", get(handlers::status))
         .route("/api/clients", get(handlers::clients))
         .route("/api/activity", get(handlers::activity))
+        .route("/api/events", get(handlers::events))
+        .route("/api/events.csv", get(handlers::events_csv))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()

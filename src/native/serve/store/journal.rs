@@ -20,10 +20,13 @@
 //! body:   seq u64 | cmid, kms_id, application, sku (u128 each) |
 //!         license_status u32 | version major, minor (u16 each) | now i64 |
 //!         hresult u32 | address (16 bytes, IPv4 mapped) | is_v4 u8 |
-//!         workstation length u16 | workstation UTF-8
+//!         workstation length u16 | workstation UTF-8 |
+//!         reported count u32 (u32::MAX: none)
 //! ```
 //!
-//! all little-endian. A record cut short or failing its CRC ends its
+//! all little-endian. The reported count (for the event history) came
+//! later: a record without it, journaled by an older version, still reads,
+//! with no count. A record cut short or failing its CRC ends its
 //! segment: it can only be the tail of a write that never completed, which
 //! was never acknowledged (a failed write is cut back off the segment, or,
 //! if that fails too, the journal moves on to a new segment, so nothing
@@ -52,14 +55,17 @@ const RECYCLE_BYTES: u64 = 256 << 10;
 
 const HEADER: usize = 8;
 const FIXED: usize = 8 + 4 * 16 + 4 + 4 + 8 + 4 + 16 + 1 + 2;
+/// The reported count after the workstation.
+const TAIL: usize = 4;
+const NO_COUNT: u32 = u32::MAX;
 /// Longer bodies cannot be ours (workstations are at most a few hundred
 /// bytes), so such a length is read as damage.
-const MAX_BODY: usize = FIXED + 1024;
+const MAX_BODY: usize = FIXED + 1024 + TAIL;
 
 /// Appends `record` with sequence number `seq` to `out`.
 pub fn encode(seq: u64, r: &Record, out: &mut Vec<u8>) {
     let ws = r.workstation.as_bytes();
-    let ws = &ws[..ws.len().min(MAX_BODY - FIXED)];
+    let ws = &ws[..ws.len().min(MAX_BODY - FIXED - TAIL)];
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     out.extend_from_slice(&seq.to_le_bytes());
@@ -79,6 +85,7 @@ pub fn encode(seq: u64, r: &Record, out: &mut Vec<u8>) {
     out.push(v4);
     out.extend_from_slice(&(ws.len() as u16).to_le_bytes());
     out.extend_from_slice(ws);
+    out.extend_from_slice(&r.reported.unwrap_or(NO_COUNT).to_le_bytes());
     let body = &out[start + HEADER..];
     let (len, crc) = (body.len() as u32, crc32fast::hash(body));
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -138,11 +145,13 @@ fn decode_one(b: &[u8]) -> Option<(u64, Record, usize)> {
         _ => return None,
     };
     let ws_len = u16::from_le_bytes(f.take()) as usize;
-    if f.0.len() != ws_len {
-        return None;
-    }
-    let workstation = core::str::from_utf8(f.0).ok()?.to_owned();
-    let record = Record { cmid, kms_id, application, sku, workstation, remote, license_status, protocol, now, hresult };
+    let reported = match f.0.len().checked_sub(ws_len)? {
+        0 => None,
+        TAIL => Some(u32::from_le_bytes(f.0[ws_len..].try_into().ok()?)).filter(|n| *n != NO_COUNT),
+        _ => return None,
+    };
+    let workstation = core::str::from_utf8(&f.0[..ws_len]).ok()?.to_owned();
+    let record = Record { cmid, kms_id, application, sku, workstation, remote, license_status, protocol, now, hresult, reported };
     Some((seq, record, HEADER + len))
 }
 
@@ -403,10 +412,11 @@ mod tests {
             protocol: Version::V6,
             now: 1_700_000_000,
             hresult: 0,
+            reported: Some(50),
         };
         vec![
             base.clone(),
-            Record { remote: "2001:db8::7".parse().unwrap(), workstation: "Büro-Rechner-ü".into(), protocol: Version::V4, hresult: 0xC004_F042, ..base.clone() },
+            Record { remote: "2001:db8::7".parse().unwrap(), workstation: "Büro-Rechner-ü".into(), protocol: Version::V4, hresult: 0xC004_F042, reported: None, ..base.clone() },
             Record { remote: "::ffff:10.0.0.1".parse().unwrap(), workstation: String::new(), now: -5, ..base.clone() },
             Record { remote: "::1".parse().unwrap(), workstation: "x".repeat(300), protocol: Version::V5, license_status: 6, ..base },
         ]
@@ -428,6 +438,28 @@ mod tests {
         let back: Vec<_> = d.records.iter().map(|(_, r)| r.clone()).collect();
         assert_eq!(back, recs, "an IPv4-mapped IPv6 address stays IPv6, an IPv4 address IPv4");
         assert_eq!(d.records.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [41, 42, 43, 44]);
+    }
+
+    /// A record journaled before the reported count was (no tail) still
+    /// reads, with no count; a tail of another length is damage.
+    #[test]
+    fn a_record_without_the_count_reads_as_before() {
+        let rec = &records()[0];
+        let mut new = Vec::new();
+        encode(9, rec, &mut new);
+        let reframe = |body: &[u8]| {
+            let mut out = Vec::new();
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+            out.extend_from_slice(body);
+            out
+        };
+        let old = reframe(&new[HEADER..new.len() - TAIL]);
+        let d = decode(&old);
+        assert_eq!(d.torn_at, None);
+        assert_eq!(d.records, vec![(9, Record { reported: None, ..rec.clone() })]);
+        let odd = reframe(&new[HEADER..new.len() - 1]);
+        assert_eq!(decode(&odd).torn_at, Some(0));
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! One request as the registry keeps it, and how a group of them is
-//! written to SQLite. Both the journal (replaying at start-up, in
+//! One request as the registry keeps it, and how a group of them (with its
+//! events: [`crate::model::events`]) is written to SQLite. Both the journal (replaying at start-up, in
 //! [`super::journal::recover`]) and the registry thread ([`super::writer`])
 //! apply records; keeping the shared part here lets the writer import the
 //! journal without the journal importing the writer.
 use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
 use crate::kms::Version;
+use crate::model::events::{self, DnsEvent, RequestEvent};
 use crate::registry;
 use crate::Guid;
 use rusqlite::{Connection, params};
@@ -31,19 +32,64 @@ pub struct Record {
     pub now: i64,
     /// 0 when granted.
     pub hresult: u32,
+    /// The count the answer reported; `None` when refused.
+    pub reported: Option<u32>,
 }
 
-/// Writes a batch in one transaction: each client row, and the counters
-/// and activity buckets summed over the batch (one statement per counter,
-/// not per request).
-/// With `applied`, the journal sequence number of the last record is stored
-/// in the same transaction.
+impl Record {
+    /// The request's entry in the event history.
+    pub fn event(&self) -> RequestEvent {
+        RequestEvent {
+            time: self.now,
+            remote: self.remote.to_string(),
+            workstation: self.workstation.clone(),
+            cmid: self.cmid,
+            kms_id: self.kms_id,
+            sku: self.sku,
+            protocol: self.protocol,
+            hresult: self.hresult,
+            reported: self.reported,
+        }
+    }
+}
+
+/// What a group writes besides its requests.
+#[derive(Debug, Default)]
+pub struct Extra<'a> {
+    /// DNS publishing attempts since the last group.
+    pub dns: &'a [DnsEvent],
+    /// Delete the events before this time ([`events::Retention`]).
+    pub prune_events_before: Option<i64>,
+}
+
+/// [`write_group`] with nothing but requests.
 pub fn write_batch<'a>(
     conn: &mut Connection,
     records: impl Iterator<Item = &'a Record>,
     applied: Option<u64>,
 ) -> rusqlite::Result<()> {
+    write_group(conn, records, &Extra::default(), applied)
+}
+
+/// Writes a batch in one transaction: each client row, each request's
+/// event (so an applied request always has its event, and a replayed one
+/// gets it then), the counters and activity buckets summed over the batch
+/// (one statement per counter, not per request), and `extra`.
+/// With `applied`, the journal sequence number of the last record is stored
+/// in the same transaction.
+pub fn write_group<'a>(
+    conn: &mut Connection,
+    records: impl Iterator<Item = &'a Record>,
+    extra: &Extra<'_>,
+    applied: Option<u64>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if let Some(cutoff) = extra.prune_events_before {
+        events::prune(&*tx, cutoff)?;
+    }
+    for e in extra.dns {
+        e.store(&*tx)?;
+    }
     let (mut total, mut failed) = (0i64, 0i64);
     let mut by_status: HashMap<u32, i64> = HashMap::new();
     let mut activity: HashMap<i64, (i64, i64)> = HashMap::new();
@@ -53,6 +99,7 @@ pub fn write_batch<'a>(
         let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64)> = HashMap::new();
         let mut order: Vec<(Guid, Guid)> = Vec::new();
         for r in records {
+            r.event().store(&*tx)?;
             let key = (r.cmid, r.kms_id);
             match clients.get_mut(&key) {
                 Some(c) => {

@@ -16,11 +16,17 @@
 //! so a restart replays exactly what SQLite is missing
 //! ([`super::journal::recover`]). Readers that must see every answered
 //! request (the HTTP API) wait for [`Writer::settled`].
+//!
+//! The same transactions append each request's event, the DNS publishing
+//! attempts handed over by [`Writer::note_dns`] (not journaled: an attempt
+//! is not an answer, and the next one follows), and delete expired events
+//! at most once a minute ([`Retention`]).
 use std::prelude::rust_2024::{Box, ToString, Vec};
 use super::super::settings::SyncMode;
 use super::journal::Journal;
 // Re-exported: the registry's callers and tests name them through the writer.
-pub use super::record::{Record, write_batch};
+pub use super::record::{Extra, Record, write_batch, write_group};
+use crate::model::events::{self, DnsEvent, Retention};
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -100,6 +106,8 @@ struct State {
     journal: Option<Journal>,
     /// Journaled records the registry thread has not taken yet, in order.
     pending: Vec<Record>,
+    /// DNS publishing attempts not yet written.
+    dns: Vec<DnsEvent>,
     /// Sequence number of the last of `pending`.
     pending_top: u64,
     closed: bool,
@@ -123,9 +131,27 @@ impl Writer {
         applied: u64,
         observer: impl CommitObserver,
     ) -> std::io::Result<(Writer, WriterThread)> {
+        Writer::spawn_keeping(conn, journal, applied, observer, events::DEFAULT_DAYS)
+    }
+
+    /// [`Writer::spawn`], keeping `event_days` days of event history.
+    pub fn spawn_keeping(
+        conn: Connection,
+        journal: Journal,
+        applied: u64,
+        observer: impl CommitObserver,
+        event_days: u32,
+    ) -> std::io::Result<(Writer, WriterThread)> {
         let shared = Arc::new(Shared {
             sync: journal.sync_mode(),
-            state: Mutex::new(State { journal: Some(journal), pending: Vec::new(), pending_top: applied, closed: false, waiting: false }),
+            state: Mutex::new(State {
+                journal: Some(journal),
+                pending: Vec::new(),
+                dns: Vec::new(),
+                pending_top: applied,
+                closed: false,
+                waiting: false,
+            }),
             wake: Condvar::new(),
             journaled: AtomicU64::new(applied),
             synced: AtomicU64::new(applied),
@@ -139,7 +165,7 @@ impl Writer {
             let shared = shared.clone();
             std::thread::Builder::new().name("kmsedge-registry".into()).spawn(move || {
                 super::background_priority();
-                let r = apply_loop(conn, &shared);
+                let r = apply_loop(conn, &shared, Retention::days(event_days));
                 shared.alive.store(false, Ordering::Release);
                 r
             })?
@@ -150,43 +176,72 @@ impl Writer {
     /// Resolves once `record` is durable: journaled, and with
     /// `sync = full` also synced.
     pub async fn commit(&self, record: Record) -> Result<(), CommitError> {
-        let s = &*self.0;
-        // Backpressure, only when SQLite has fallen far behind.
+        self.admit().await;
+        let started = Instant::now();
+        let seq = self.append(record)?;
+        self.durable(seq, started).await
+    }
+
+    /// Backpressure before [`Writer::append`], only when SQLite has fallen
+    /// far behind.
+    pub async fn admit(&self) {
         while self.0.lock().pending.len() >= MAX_PENDING {
-            let mut applied = s.applied.subscribe();
+            let mut applied = self.0.applied.subscribe();
             let _ = tokio::time::timeout(Duration::from_millis(100), applied.changed()).await;
         }
+    }
+
+    /// Journals `record` (one small write, no waiting: callable under a
+    /// lock) → its sequence number, for [`Writer::durable`].
+    pub fn append(&self, record: Record) -> Result<u64, CommitError> {
+        let s = &*self.0;
         let started = Instant::now();
-        let seq = {
-            let mut st = self.0.lock();
-            if st.closed {
-                return Err(CommitError::Closed);
-            }
-            let journal = st.journal.as_mut().ok_or(CommitError::Closed)?;
-            match journal.append(core::iter::once(&record)) {
-                Ok(seq) => {
-                    st.pending.push(record);
-                    st.pending_top = seq;
-                    s.journaled.store(seq, Ordering::Release);
-                    if st.waiting {
-                        st.waiting = false;
-                        s.wake.notify_one();
-                    }
-                    seq
+        let mut st = self.0.lock();
+        if st.closed {
+            return Err(CommitError::Closed);
+        }
+        let journal = st.journal.as_mut().ok_or(CommitError::Closed)?;
+        match journal.append(core::iter::once(&record)) {
+            Ok(seq) => {
+                st.pending.push(record);
+                st.pending_top = seq;
+                s.journaled.store(seq, Ordering::Release);
+                if st.waiting {
+                    st.waiting = false;
+                    s.wake.notify_one();
                 }
-                Err(e) => {
-                    drop(st);
-                    s.observer.committed(1, started.elapsed(), false);
-                    return Err(self.failed("registry journal write failed; the request was not answered", &e));
-                }
+                Ok(seq)
             }
-        };
-        match s.sync {
+            Err(e) => {
+                drop(st);
+                s.observer.committed(1, started.elapsed(), false);
+                Err(self.failed("registry journal write failed; the request was not answered", &e))
+            }
+        }
+    }
+
+    /// Resolves once the record journaled as `seq` (appended at `started`)
+    /// may be answered: at once, or with `sync = full` after a sync.
+    pub async fn durable(&self, seq: u64, started: Instant) -> Result<(), CommitError> {
+        match self.0.sync {
             SyncMode::Normal => {
-                s.observer.committed(1, started.elapsed(), true);
+                self.0.observer.committed(1, started.elapsed(), true);
                 Ok(())
             }
             SyncMode::Full => self.sync_through(seq).await,
+        }
+    }
+
+    /// Hands over a DNS publishing attempt for the next group.
+    pub fn note_dns(&self, event: DnsEvent) {
+        let mut st = self.0.lock();
+        if st.closed {
+            return;
+        }
+        st.dns.push(event);
+        if st.waiting {
+            st.waiting = false;
+            self.0.wake.notify_one();
         }
     }
 
@@ -258,16 +313,17 @@ impl WriterThread {
     }
 }
 
-fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
+fn apply_loop(mut conn: Connection, shared: &Shared, mut retention: Retention) -> anyhow::Result<()> {
     let mut applied = *shared.applied.borrow();
     // Taken from `pending` but not yet in SQLite (kept across a failure).
     let mut batch: Vec<Record> = Vec::new();
+    let mut dns: Vec<DnsEvent> = Vec::new();
     let mut top = applied;
     let (mut last_start, mut last_len, mut failing) = (None::<Instant>, 0, false);
     loop {
         let mut stopping = {
             let mut st = shared.lock();
-            while st.pending.is_empty() && batch.is_empty() && !st.closed {
+            while st.pending.is_empty() && st.dns.is_empty() && batch.is_empty() && dns.is_empty() && !st.closed {
                 st.waiting = true;
                 st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
             }
@@ -287,17 +343,20 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
                 batch.append(&mut st.pending);
                 top = st.pending_top;
             }
+            dns.append(&mut st.dns);
             stopping = st.closed;
         }
-        if !batch.is_empty() {
+        if !batch.is_empty() || !dns.is_empty() {
             let started = Instant::now();
             last_start = Some(started);
-            let result = write_batch(&mut conn, batch.iter(), Some(top));
+            let extra = Extra { dns: &dns, prune_events_before: retention.due(unix_now()) };
+            let result = write_group(&mut conn, batch.iter(), &extra, Some(top));
             shared.observer.applied(batch.len(), started.elapsed(), result.is_ok());
             match result {
                 Ok(()) => {
                     last_len = batch.len();
                     batch.clear();
+                    dns.clear();
                     applied = top;
                     shared.applied.send_replace(applied);
                     failing = false;
@@ -316,7 +375,7 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
                 }
             }
         }
-        if stopping && (batch.is_empty() || failing) {
+        if stopping && ((batch.is_empty() && dns.is_empty()) || failing) {
             break;
         }
     }
@@ -327,6 +386,10 @@ fn apply_loop(mut conn: Connection, shared: &Shared) -> anyhow::Result<()> {
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     conn.close().map_err(|(_, e)| e)?;
     Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Logs registry failures without flooding: the first at once, then a
@@ -379,6 +442,7 @@ mod tests {
             protocol: Version::V6,
             now,
             hresult,
+            reported: (hresult == 0).then_some(25),
         }
     }
 
