@@ -9,6 +9,7 @@ mod support;
 
 mod activation;
 mod config;
+mod host_keys;
 mod http;
 mod limits;
 mod persistence;
