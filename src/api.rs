@@ -40,6 +40,11 @@ pub struct SlotEpid {
     pub slot: String,
     pub csvlk_name: String,
     pub epid: String,
+    /// "generated", "fixed" (the administrator's `--epid`) or "installed
+    /// key …ABCDE" (the organisation's host key, by its last five
+    /// characters only).
+    #[serde(default)]
+    pub origin: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -113,6 +113,13 @@ pub const CLIENT_COLUMNS: &str = "cmid, kms_id, application, sku, workstation, r
 pub mod keys {
     /// `epid:<slot name>` → ePID string.
     pub const EPID_PREFIX: &str = "epid:";
+    /// `installed_key:<slot name>` → an installed host key, whole (as a
+    /// Windows host keeps the key `slmgr /ipk` installed); never shown.
+    pub const INSTALLED_KEY_PREFIX: &str = "installed_key:";
+    /// `installed_epid:<slot name>` → the ePID made for that key, kept
+    /// apart from `epid:` so that removing the key brings the generated
+    /// ePID back.
+    pub const INSTALLED_EPID_PREFIX: &str = "installed_epid:";
     pub const HWID: &str = "hwid";
     pub const HOST_BUILD: &str = "host_build";
     pub const LCID: &str = "lcid";

@@ -289,7 +289,7 @@ function build() {
         h('div', { class: 'hd-scroll' },
           h('table', { class: 'hd-epids' },
             h('caption', { class: 'visually-hidden' }, 'ePID per slot'),
-            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slot'), h('th', { scope: 'col' }, 'CSVLK'), h('th', { scope: 'col' }, 'ePID'))),
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slot'), h('th', { scope: 'col' }, 'CSVLK'), h('th', { scope: 'col' }, 'ePID'), h('th', { scope: 'col' }, 'Source'))),
             epids))))));
 
   // Counts.
@@ -424,7 +424,8 @@ function applyStatus(s) {
   if (ui.epids.dataset.key !== epidKey) {
     ui.epids.dataset.key = epidKey;
     ui.epids.replaceChildren(...s.identity.epids.map((e) => h('tr', { dataset: { slot: e.slot } },
-      h('th', { scope: 'row' }, e.slot), h('td', {}, e.csvlk_name), h('td', { class: 'mono', dataset: { field: 'epid' } }, e.epid))));
+      h('th', { scope: 'row' }, e.slot), h('td', {}, e.csvlk_name), h('td', { class: 'mono', dataset: { field: 'epid' } }, e.epid),
+      h('td', { dataset: { field: 'origin' } }, e.origin ?? ''))));
   }
 
   ui.dnsCard.hidden = !s.dns;

@@ -20,8 +20,19 @@
 //! | `KMS_BRANCH_MAX_CONNECTIONS` | tunnel connections one branch may hold open | `200` |
 //! | `KMS_BRANCH_ACTIVATIONS_PER_MINUTE` | activations one branch may make a minute (a minute's worth may come at once) | `1000` |
 //! | `KMS_EVENT_DAYS` | days of event history kept (`/api/events`), 1..=3650 | `30` |
+//!
+//! One secret (`wrangler secret put HOST_KEYS`; locally `.dev.vars`), read
+//! by the registry, which holds the identity:
+//!
+//! | secret | values | default |
+//! |---|---|---|
+//! | `HOST_KEYS` | the organisation's KMS host keys (CSVLKs), separated by commas or white space: one Windows key and one per Office generation, installed as `slmgr /ipk` does ([`crate::model::host_keys`]); a refused key stops the registry, naming the key by its last five characters | unset: generated ePIDs |
+//!
+//! | variable | values | default |
+//! |---|---|---|
 //! | `KMS_BENCH_SEED` | `true` enables `POST /api/bench/seed?n=N` (admin token): N invented clients, for `scripts/bench-edge.sh` only — never in production ([`super::seed`]) | unset (off) |
 use crate::host::Config;
+use crate::model::host_keys::{self, HostKeys};
 use crate::model::rate::KeyLimits;
 use crate::model::settings::{self as parse, ConnectionLimits, Expected, PolicySettings};
 use core::fmt;
@@ -38,34 +49,49 @@ pub struct EdgeConfig {
     pub branch: KeyLimits,
     /// Days of event history kept.
     pub event_days: u32,
+    /// The organisation's host keys (the `HOST_KEYS` secret).
+    pub host_keys: HostKeys,
 }
+
+/// The secret holding the organisation's host keys.
+pub const HOST_KEYS: &str = "HOST_KEYS";
 
 /// Defaults of [`EdgeConfig::branch`]: room for a branch of a few hundred
 /// machines booting at once, and a ceiling on what one leaked credential
 /// can take from the others.
 pub const DEFAULT_BRANCH: KeyLimits = KeyLimits { max_connections: 200, activations_per_minute: 1000 };
 
-/// A variable whose value is unusable.
+/// A variable whose value is unusable, or a refused host key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub var: &'static str,
     pub value: String,
     pub expected: String,
+    /// A refused key of the `HOST_KEYS` secret: the line names the key by
+    /// its last five characters only, never the value.
+    pub refusal: Option<host_keys::Refusal>,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[vars] {} = {:?}: expected {}", self.var, self.value, self.expected)
+        match &self.refusal {
+            Some(r) => r.fmt(f),
+            None => write!(f, "[vars] {} = {:?}: expected {}", self.var, self.value, self.expected),
+        }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 impl EdgeConfig {
-    /// Reads every setting through `get` (the Worker's `env.var`); unset
-    /// variables take their defaults. Each value goes through the host
-    /// model's parser, the one `kmsedge serve` uses for its flags.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<EdgeConfig, ConfigError> {
+    /// Reads every setting through `get` (the Worker's `env.var`) and the
+    /// host keys through `secret` (`env.secret`); unset variables take
+    /// their defaults. Each value goes through the host model's parser,
+    /// the one `kmsedge serve` uses for its flags.
+    pub fn from_env(
+        get: impl Fn(&str) -> Option<String>,
+        secret: impl Fn(&str) -> Option<String>,
+    ) -> Result<EdgeConfig, ConfigError> {
         fn var<T>(
             get: &impl Fn(&str) -> Option<String>,
             name: &'static str,
@@ -73,17 +99,29 @@ impl EdgeConfig {
         ) -> Result<Option<T>, ConfigError> {
             match get(name) {
                 None => Ok(None),
-                Some(v) => parse(&v).map(Some).map_err(|e| ConfigError { var: name, value: v, expected: e.to_string() }),
+                Some(v) => parse(&v).map(Some).map_err(|e| ConfigError { var: name, value: v, expected: e.to_string(), refusal: None }),
             }
         }
         let organisation = match get("KMS_ORGANISATION").map(|v| v.trim().to_owned()) {
             None => "default".to_owned(),
             Some(v) if v.is_empty() || v.len() > 64 => {
-                return Err(ConfigError { var: "KMS_ORGANISATION", value: v, expected: "a name of 1 to 64 characters".into() });
+                return Err(ConfigError {
+                    var: "KMS_ORGANISATION",
+                    value: v,
+                    expected: "a name of 1 to 64 characters".into(),
+                    refusal: None,
+                });
             }
             Some(v) => v,
         };
         let (p, l) = (PolicySettings::default(), ConnectionLimits::default());
+        let keys = secret(HOST_KEYS).unwrap_or_default();
+        let host_keys = host_keys::parse(host_keys::split(&keys).map(|k| ("secret HOST_KEYS", k))).map_err(|r| ConfigError {
+            var: HOST_KEYS,
+            value: String::new(),
+            expected: String::new(),
+            refusal: Some(r),
+        })?;
         Ok(EdgeConfig {
             organisation,
             port: var(&get, "KMS_PORT", parse::port)?.unwrap_or(1688),
@@ -108,6 +146,7 @@ impl EdgeConfig {
                     .unwrap_or(DEFAULT_BRANCH.activations_per_minute),
             },
             event_days: var(&get, "KMS_EVENT_DAYS", parse::event_days)?.unwrap_or(crate::model::events::DEFAULT_DAYS),
+            host_keys,
         })
     }
 
@@ -124,7 +163,7 @@ mod tests {
 
     fn parse(vars: &[(&str, &str)]) -> Result<EdgeConfig, ConfigError> {
         let m: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        EdgeConfig::from_vars(|k| m.get(k).cloned())
+        EdgeConfig::from_env(|k| m.get(k).cloned(), |_| None)
     }
 
     #[test]
@@ -135,6 +174,35 @@ mod tests {
         assert_eq!(c.host_config(), Config::default());
         assert_eq!(c.limits.max_requests, 10_000);
         assert_eq!(c.event_days, 30);
+    }
+
+    fn made_key(group: u32, serial: u32) -> String {
+        let k = crate::pkey::ProductKey { group, serial, security: 0xabcdef, upgrade: false, extra: false };
+        crate::pkey::encode(&k).unwrap().as_str().to_owned()
+    }
+
+    #[test]
+    fn host_keys_come_from_the_secret_through_the_model() {
+        let (ws2025, o2021) = (made_key(4919, 20_000_001), made_key(206, 580_000_000));
+        let with = |secret: String| {
+            EdgeConfig::from_env(|_| None, move |k| (k == HOST_KEYS).then(|| secret.clone()))
+        };
+        let c = with(format!(" {ws2025},\n{} ", o2021.to_lowercase())).unwrap();
+        let got: Vec<(&str, u32)> = c.host_keys.iter().map(|i| (i.slot.get().name, i.key.serial())).collect();
+        assert_eq!(got, [("WinServer2025", 20_000_001), ("Office2021", 580_000_000)]);
+        assert!(parse(&[]).unwrap().host_keys.is_empty());
+        // A variable of that name is not read: the keys are a secret.
+        assert!(parse(&[(HOST_KEYS, &ws2025)]).unwrap().host_keys.is_empty());
+        // A GVLK in the secret: one line, the last five characters only.
+        let gvlk = crate::catalog::SKUS.iter().find(|s| s.name == "Windows 10/11 Enterprise").unwrap().gvlk.unwrap();
+        let e = with(format!("{o2021} {gvlk}")).unwrap_err();
+        assert_eq!(e.var, HOST_KEYS);
+        assert_eq!(
+            e.to_string(),
+            format!("secret HOST_KEYS …{}: a KMS client key (GVLK) of Windows 10/11 Enterprise, not a KMS host key (CSVLK)", &gvlk[24..])
+        );
+        let e = with(format!("{ws2025} {}", made_key(4573, 5))).unwrap_err().to_string();
+        assert!(e.contains("one Windows host key") && !e.contains(&ws2025[..20]) && !e.contains('\n'), "{e}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 pub const ASSETS: &str = "ASSETS";
 
 fn config(env: &Env) -> core::result::Result<EdgeConfig, config::ConfigError> {
-    EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string()))
+    EdgeConfig::from_env(|k| env.var(k).ok().map(|v| v.to_string()), |k| secret(env, k))
 }
 
 /// A secret's value; `None` when unset (`env.secret` errors then).

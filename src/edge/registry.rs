@@ -64,7 +64,8 @@ impl DurableObject for KmsRegistry {
         if let Some(e) = &schema_error {
             worker::console_error!("registry schema: {e}");
         }
-        let config = EdgeConfig::from_vars(|k| env.var(k).ok().map(|v| v.to_string())).map_err(|e| e.to_string());
+        let config = EdgeConfig::from_env(|k| env.var(k).ok().map(|v| v.to_string()), |k| env.secret(k).ok().map(|v| v.to_string()))
+            .map_err(|e| e.to_string());
         let bench_seed = super::seed::enabled(env.var(super::seed::ENABLE_VAR).ok().map(|v| v.to_string()).as_deref());
         let days = config.as_ref().map_or(events::DEFAULT_DAYS, |c| c.event_days);
         KmsRegistry {
@@ -243,8 +244,12 @@ impl KmsRegistry {
         let sql = self.sql();
         let started = worker::Date::now().as_millis();
         let now = unix_now();
-        let identity = Identity::load_or_create(&sql, Date::from_unix(now), config.ndr64, &mut SystemRng)
+        let identity = Identity::load_or_create(&sql, Date::from_unix(now), config.ndr64, &config.host_keys, &mut SystemRng)
             .map_err(|e| worker::Error::from(e.to_string()))?;
+        for i in config.host_keys.iter() {
+            // By its last five characters only, as `slmgr /dlv` shows a key.
+            worker::console_log!("host key …{} installed: {} ePID {}", i.key.partial(), i.slot.get().csvlk_name, identity.epid(i.slot));
+        }
         let (counts, bad) = Counts::rebuild(&sql, now - CMID_EXPIRY_SECS)?;
         if bad > 0 {
             worker::console_warn!("registry rows with unreadable ids were not counted: {bad}");

@@ -3,7 +3,7 @@
 //! holds, as on a real host) and, per key, a key id and activation date the
 //! catalogue makes believable. Kept apart from the value so that the
 //! policy can change without touching parsing.
-use super::{Epid, EpidParts};
+use super::{Epid, EpidError, EpidParts};
 use crate::catalog::{EpidSlot, HOST_BUILDS, HostBuild, SlotId, slot};
 use crate::time::Date;
 use rand_core::Rng;
@@ -115,6 +115,24 @@ pub fn generate<R: Rng + ?Sized>(
     today: Date,
 ) -> Epid {
     let key_id = key_id(rng, slot);
+    // The catalogue's values are validated by build.rs to fit their fields.
+    generate_for_key(rng, slot, slot.group_id, key_id, profile, today).expect("catalogue values fit the ePID format")
+}
+
+/// [`generate`] for an installed host key: the same rules (platform id,
+/// build and LCID from the profile, channel 03, an activation date uniform
+/// in [`activation_date_range`]), but the group id and key id are the
+/// key's own (its group and serial), as a genuine host's ePID carries the
+/// CSVLK it holds. A group or key id too wide for its ePID field (a key's
+/// group has 20 bits, its serial 30) is [`EpidError::FieldOutOfRange`].
+pub fn generate_for_key<R: Rng + ?Sized>(
+    rng: &mut R,
+    slot: &EpidSlot,
+    group_id: u32,
+    key_id: u32,
+    profile: &HostProfile,
+    today: Date,
+) -> Result<Epid, EpidError> {
     let (dlo, dhi) = activation_date_range(slot, profile, today);
     let lo = dlo.days_since_unix_epoch();
     let hi = dhi.days_since_unix_epoch();
@@ -122,7 +140,7 @@ pub fn generate<R: Rng + ?Sized>(
     let date = Date::from_days_since_unix_epoch(day);
     let parts = EpidParts {
         platform_id: profile.build.platform_id,
-        group_id: slot.group_id,
+        group_id,
         key_id,
         channel: 3,
         lcid: u32::from(profile.lcid),
@@ -130,10 +148,7 @@ pub fn generate<R: Rng + ?Sized>(
         activation_day: date.day_of_year(),
         activation_year: date.year,
     };
-    // The catalogue's values are validated by build.rs to fit their fields.
-    parts
-        .to_epid()
-        .expect("catalogue values fit the ePID format")
+    parts.to_epid()
 }
 
 #[cfg(test)]
@@ -342,6 +357,29 @@ mod tests {
         // Pre-10240 platform id.
         let e = generate(&mut rng, w, &p, TODAY);
         assert!(e.as_str().starts_with("06401-00206-5"), "{e}");
+    }
+
+    #[test]
+    fn an_installed_key_gives_its_group_and_key_id_and_the_rest_by_the_rules() {
+        let mut rng = TestRng(5);
+        let profile = choose_profile(&mut rng, HELD_BY_DEFAULT, TODAY, true);
+        let s = slot("WinServer2022");
+        for _ in 0..50 {
+            let e = generate_for_key(&mut rng, s, 4573, 30_123, &profile, TODAY).unwrap();
+            let p = e.parts().unwrap();
+            assert_eq!((p.group_id, p.key_id, p.channel), (4573, 30_123, 3));
+            assert_eq!((p.platform_id, p.build, p.lcid), (profile.build.platform_id, profile.build.build, u32::from(profile.lcid)));
+            let (lo, hi) = activation_date_range(s, &profile, TODAY);
+            assert!((lo..=hi).contains(&p.activation_date().unwrap()), "{e}");
+        }
+        // A serial or group too wide for the ePID's fields is an error, not a panic.
+        assert!(generate_for_key(&mut rng, s, 4573, 1_000_000_000, &profile, TODAY).is_err());
+        assert!(generate_for_key(&mut rng, s, 100_000, 1, &profile, TODAY).is_err());
+        // generate() is generate_for_key() with a drawn key id: same draws, same ePID.
+        let (mut a, mut b) = (TestRng(9), TestRng(9));
+        let e = generate(&mut a, s, &profile, TODAY);
+        let k = key_id(&mut b, s);
+        assert_eq!(generate_for_key(&mut b, s, s.group_id, k, &profile, TODAY), Ok(e));
     }
 
     #[test]

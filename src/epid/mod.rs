@@ -18,7 +18,7 @@ pub mod hwid;
 mod test_rng;
 
 pub use generate::{
-    DEFAULT_LCID, HostProfile, OTHER_LCIDS, activation_date_range, choose_profile, generate, key_id,
+    DEFAULT_LCID, HostProfile, OTHER_LCIDS, activation_date_range, choose_profile, generate, generate_for_key, key_id,
     min_consistent_build,
 };
 pub use hwid::{format_hwid, generate_hwid, parse_hwid};

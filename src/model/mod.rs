@@ -7,6 +7,8 @@
 //! * [`settings`] — the policy and connection settings and the one parser
 //!   of each value (flags, TOML and `[vars]` alike);
 //! * [`identity`] — ePIDs, HwId, host build and LCID: load-or-create;
+//! * [`host_keys`] — the organisation's own host keys (CSVLKs): the one
+//!   parser of `--host-key`, `[identity] host_keys` and `HOST_KEYS`;
 //! * [`counts`] — the 30-day distinct-CMID count per counting group, in
 //!   memory, so an activation costs O(1) whatever the registry's size;
 //! * [`views`] — the `/api/*` answers;
@@ -22,6 +24,7 @@
 //! [`HostModel::conclude`] counts the machine and builds the decision.
 pub mod counts;
 pub mod events;
+pub mod host_keys;
 pub mod identity;
 pub mod rate;
 pub mod record;

@@ -174,6 +174,8 @@ test('the right token: status in the slmgr /dlv layout, identity, policy, counts
   assert.equal(await field('host_build'), String(s.identity.host_build));
   for (const e of s.identity.epids) {
     assert.equal(await page.textContent(`#hd-data tr[data-slot="${e.slot}"] [data-field=epid]`), e.epid, e.slot);
+    // generated, fixed, or "installed key …ABCDE" (never the whole key).
+    assert.equal(await page.textContent(`#hd-data tr[data-slot="${e.slot}"] [data-field=origin]`), e.origin, e.slot);
   }
   assert.equal(await field('activation_interval'), '120 minutes (2 hours)');
   assert.equal(await field('renewal_interval'), '10080 minutes (7 days)');

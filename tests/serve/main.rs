@@ -10,6 +10,7 @@ mod support;
 mod activation;
 mod config;
 mod events;
+mod host_keys;
 mod http;
 mod limits;
 mod persistence;

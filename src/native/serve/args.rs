@@ -117,6 +117,13 @@ pub struct Args {
     /// [identity.epids] [default: generated per slot on first start, kept]
     #[arg(long = "epid", value_name = "SLOT=EPID", help_heading = "Identity")]
     pub epids: Vec<String>,
+    /// Install the organisation's KMS host key (CSVLK), as `slmgr /ipk` on a
+    /// Windows host: its ePID then carries the key's group and serial. One
+    /// Windows key and one per Office generation; repeatable. Prefer the
+    /// file: a flag shows in the process list [identity.host_keys]
+    /// [default: none, generated ePIDs]
+    #[arg(long = "host-key", value_name = "KEY", help_heading = "Identity")]
+    pub host_keys: Vec<String>,
 
     /// Log filter: error, warn, info (one line per activation), debug, or
     /// tracing directives [log.level] [default: $RUST_LOG, else info]
@@ -151,4 +158,5 @@ Example config file (all keys optional):
   allow = [\"10.0.0.0/8\", \"192.168.0.0/16\"]
   [identity]
   hwid = \"0123456789ABCDEF\"
-  epids = { Windows = \"03612-00206-556-123727-03-1033-17763.0000-2972018\" }";
+  epids = { Windows = \"03612-00206-556-123727-03-1033-17763.0000-2972018\" }
+  host_keys = [\"XXXXX-XXXXX-XXXXX-XXXXX-XXXXX\"]";

@@ -78,6 +78,9 @@ pub struct Identity {
     pub hwid: Option<String>,
     /// Slot name → ePID.
     pub epids: Option<BTreeMap<String, String>>,
+    /// The organisation's host keys (CSVLKs); checked by
+    /// [`crate::model::host_keys::parse`].
+    pub host_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +182,7 @@ allow = ["10.0.0.0/8"]
 [identity]
 hwid = "0011223344556677"
 epids = { Windows = "x" }
+host_keys = ["a", "b"]
 [log]
 level = "debug"
 "#,
@@ -189,6 +193,7 @@ level = "debug"
         assert_eq!(f.rpc.ndr64, Some(Scalar("false".into())));
         assert_eq!(f.limits.idle_timeout, Some(Scalar("1.5".into())));
         assert_eq!(f.identity.epids.unwrap()["Windows"], "x");
+        assert_eq!(f.identity.host_keys.unwrap(), ["a", "b"]);
         assert_eq!(f.log.level.as_deref(), Some("debug"));
     }
 

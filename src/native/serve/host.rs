@@ -113,7 +113,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("r.sqlite3");
         let conn = open_writer(&db, SyncMode::Normal).unwrap();
-        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(T), true, &mut rand::rng()).unwrap();
+        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(T), true, &Default::default(), &mut rand::rng()).unwrap();
         let metrics = Metrics::new();
         let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
         let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();

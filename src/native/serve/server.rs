@@ -48,7 +48,7 @@ impl Server {
         let data = DataDir::open(&s.data_dir)?;
         let mut conn = store::open_writer(&data.db, s.sync)?;
         let (unix, _) = now();
-        let identity = Identity::load_or_create(&conn, Date::from_unix(unix), s.ndr64, &mut rand::rng())
+        let identity = Identity::load_or_create(&conn, Date::from_unix(unix), s.ndr64, &s.host_keys, &mut rand::rng())
             .map_err(|e| anyhow!("{e} ({})", data.db.display()))?
             .with(&s.identity);
         if identity.ndr64_mismatch(s.ndr64) {
@@ -102,6 +102,10 @@ impl Server {
             epid_windows = %identity.windows_epid(),
             "registry open"
         );
+        for i in s.host_keys.iter() {
+            // The key by its last five characters only, as `slmgr /dlv` shows it.
+            tracing::info!(key = %format_args!("…{}", i.key.partial()), csvlk = i.slot.get().csvlk_name, epid = %identity.epid(i.slot), "host key installed");
+        }
         let model = HostModel::new(s.policy.clone(), identity, counts, unix);
         let host = Arc::new(Host { model, writer, metrics });
         let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address);

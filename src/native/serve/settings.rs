@@ -33,6 +33,8 @@ pub struct Settings {
     pub btfn: bool,
     pub limits: Limits,
     pub identity: IdentityOverrides,
+    /// The organisation's host keys, validated.
+    pub host_keys: HostKeys,
     pub log_filter: String,
     pub log_json: bool,
     /// `None`: no SRV publishing.
@@ -55,6 +57,7 @@ pub enum SyncMode {
     Normal,
 }
 
+pub use crate::model::host_keys::HostKeys;
 pub use crate::model::identity::IdentityOverrides;
 pub use crate::model::settings::{PolicySettings, ScopeSetting};
 
@@ -260,6 +263,7 @@ impl Settings {
             .collect::<anyhow::Result<_>>()?;
 
         let identity = identity(args, file, &src)?;
+        let host_keys = host_keys(args, file, &src, &identity)?;
         let ndr64 = ndr64.unwrap_or(true);
         let btfn = btfn.unwrap_or(true);
 
@@ -301,6 +305,7 @@ impl Settings {
                 shutdown_grace,
             },
             identity,
+            host_keys,
             log_filter,
             log_json,
             dns,
@@ -420,6 +425,25 @@ fn identity(args: &Args, file: &FileConfig, src: &Sources) -> anyhow::Result<Ide
     Ok(IdentityOverrides { hwid, epids })
 }
 
+/// `--host-key` if given, else `identity.host_keys`, through the model's
+/// one parser. An `--epid` for the held key an installed key replaces is
+/// refused: the host would answer with one or the other.
+fn host_keys(args: &Args, file: &FileConfig, src: &Sources, overrides: &IdentityOverrides) -> anyhow::Result<HostKeys> {
+    let given = src.pick_list(&args.host_keys, "host-key", &file.identity.host_keys, "identity.host_keys");
+    let keys = crate::model::host_keys::parse(given.iter().map(|g| (g.origin.as_str(), g.text)))?;
+    for (slot, _) in &overrides.epids {
+        if let Some(i) = keys.replacing(*slot) {
+            bail!(
+                "host key …{} ({}) and an ePID for slot {} are both given: a host answers with one key of each kind",
+                i.key.partial(),
+                i.slot.get().csvlk_name,
+                slot.get().name
+            );
+        }
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     #[allow(unused_imports)] // TESTPRELUDE
@@ -526,6 +550,43 @@ mod tests {
         assert_eq!(s.identity.epids, vec![(catalog::slot_by_name("Windows").unwrap(), Epid::parse(epid).unwrap())]);
         let e = err(Args { epids: vec![format!("Windows={epid}"), format!("WINDOWS={epid}")], ..Args::default() }, "");
         assert!(e.contains("given twice"), "{e}");
+    }
+
+    fn made_key(group: u32, serial: u32) -> String {
+        let k = crate::pkey::ProductKey { group, serial, security: 0xfeed_beef, upgrade: false, extra: false };
+        crate::pkey::encode(&k).unwrap().as_str().to_owned()
+    }
+
+    #[test]
+    fn host_keys_from_the_flag_else_the_file() {
+        let (ws2022, o2024) = (made_key(4573, 40_000), made_key(206, 600_000_001));
+        let file = format!("[identity]\nhost_keys = [\"{o2024}\"]");
+        let s = merge(Args::default(), &file).unwrap();
+        assert_eq!(s.host_keys.iter().map(|i| i.slot.get().name).collect::<Vec<_>>(), ["Office2024"]);
+        let s = merge(Args { host_keys: vec![ws2022.clone()], ..Args::default() }, &file).unwrap();
+        assert_eq!(s.host_keys.iter().map(|i| i.slot.get().name).collect::<Vec<_>>(), ["WinServer2022"]);
+        assert!(merge(Args::default(), "").unwrap().host_keys.is_empty());
+        // Debug (what a trace of the settings would show) holds no whole key.
+        assert!(!format!("{s:?}").contains(&ws2022[..20]));
+
+        // A GVLK: one line naming the source and the last five characters.
+        let gvlk = catalog::SKUS.iter().find(|s| s.name == "Windows 10/11 Enterprise").unwrap().gvlk.unwrap();
+        let e = err(Args::default(), &format!("[identity]\nhost_keys = [\"{gvlk}\"]"));
+        assert_eq!(
+            e,
+            format!("identity.host_keys in test.toml …{}: a KMS client key (GVLK) of Windows 10/11 Enterprise, not a KMS host key (CSVLK)", &gvlk[24..])
+        );
+        // Two Windows keys.
+        let e = err(Args { host_keys: vec![ws2022.clone(), made_key(4919, 7)], ..Args::default() }, "");
+        assert!(e.starts_with("--host-key …") && e.contains("one Windows host key"), "{e}");
+        // An ePID for the held key the installed key replaces.
+        let epid = "03612-00206-556-123727-03-1033-17763.0000-2972018";
+        let e = err(Args { host_keys: vec![ws2022.clone()], epids: vec![format!("Windows={epid}")], ..Args::default() }, "");
+        assert!(e.contains("and an ePID for slot Windows are both given"), "{e}");
+        assert!(!e.contains(&ws2022[..20]) && !e.contains('\n'), "{e}");
+        // An ePID for another held key is fine.
+        let s = merge(Args { host_keys: vec![ws2022], epids: vec![format!("Office2019={epid}")], ..Args::default() }, "").unwrap();
+        assert_eq!(s.identity.epids.len(), 1);
     }
 
     #[test]
