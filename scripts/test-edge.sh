@@ -175,6 +175,12 @@ printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=crit
 openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
   -extfile "$tls/server.ext" -out "$tls/server.pem" >> "$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "server certificate"; }
 { cat "$work/wrangler.toml"; printf '\n[dev]\nlocal_protocol = "https"\n'; } > "$work/wrangler-https.toml"
+# This Worker also holds the organisation's own Windows host key (the
+# HOST_KEYS secret): a made Windows Server 2025 CSVLK (group 4919, serial
+# 1 234 567, valid checksum; no one's real key), checked by tests/edge_probe.rs.
+host_key=BGDKN-3YD93-B8BJK-3XCQT-9K3KX
+printf 'HOST_KEYS=%s\n' "$host_key" >> "$work/.dev.vars"
+export KMSEDGE_EDGE_HOST_KEY=$host_key
 WRANGLER_HTTPS_KEY_PATH=$tls/server.key WRANGLER_HTTPS_CERT_PATH=$tls/server.pem \
   start_wrangler 4 "$work/state-cloudflared" "$work/wrangler-https.toml"
 grep -q "Ready on https://127.0.0.1:$http_port" "$work/wrangler.4.log" || die "wrangler dev #4 is not on https"
@@ -183,6 +189,7 @@ run_tests edge_cloudflared --test edge_cloudflared
 # What a careful observer checks (kmsedge probe) finds nothing in the Worker.
 run_tests edge_probe --test edge_probe
 stop_wrangler
+grep -q "$host_key" "$work/wrangler.4.log" && die "the whole host key is in the Worker's log ($work/wrangler.4.log)"
 
 unit=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$results/unit.txt" | head -1)
 log "passed: $unit edge unit tests, $passed end-to-end tests"
