@@ -283,10 +283,6 @@ fn filter(q: &EventQuery) -> Result<Filter, ViewError> {
     Ok(Filter { clause, args })
 }
 
-fn store_err<E: core::fmt::Display>(e: E) -> ViewError {
-    ViewError::Store(e.to_string())
-}
-
 /// The matching rows, newest first, and how many match in all.
 fn select<S: Sql>(sql: &S, q: &EventQuery, default_limit: u64, max_limit: u64) -> Result<(u64, u64, u64, Vec<EventRow>), ViewError> {
     let limit = q.limit.unwrap_or(default_limit);
@@ -297,19 +293,9 @@ fn select<S: Sql>(sql: &S, q: &EventQuery, default_limit: u64, max_limit: u64) -
     if offset > i64::MAX as u64 {
         return bad(format!("offset {offset} is too large"));
     }
-    let Filter { clause, mut args } = filter(q)?;
-    let total = sql.scalar(&format!("SELECT COUNT(*) FROM events {clause}"), &args).map_err(store_err)?.map_or(0, |v| v.count());
-    let n = args.len();
-    let query = format!(
-        "SELECT {} FROM events {clause} ORDER BY time DESC, id DESC LIMIT ?{} OFFSET ?{}",
-        registry::EVENT_COLUMNS,
-        n + 1,
-        n + 2
-    );
-    args.push(Value::Int(limit as i64));
-    args.push(Value::Int(offset as i64));
-    let rows = sql.query(&query, &args).map_err(store_err)?.iter().map(|r| event_row(r)).collect();
-    Ok((total, offset, limit, rows))
+    let Filter { clause, args } = filter(q)?;
+    let (total, rows) = super::views::page(sql, "events", registry::EVENT_COLUMNS, &clause, "time DESC, id DESC", args, limit, offset)?;
+    Ok((total, offset, limit, rows.iter().map(|r| event_row(r)).collect()))
 }
 
 /// A page of `/api/events`, newest first.

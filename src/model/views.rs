@@ -168,18 +168,32 @@ pub fn clients<S: Sql>(sql: &S, q: &ClientQuery) -> Result<ClientPage, ViewError
     }
     let filter = if cond.is_empty() { String::new() } else { format!("WHERE {}", cond.join(" AND ")) };
 
-    let total = sql.scalar(&format!("SELECT COUNT(*) FROM clients {filter}"), &args).map_err(store)?.map_or(0, |v| v.count());
+    let order = format!("{column} {order}, cmid, kms_id");
+    let (total, rows) = page(sql, "clients", registry::CLIENT_COLUMNS, &filter, &order, args, limit, offset)?;
+    let clients = rows.iter().map(|r| client_row(r)).collect();
+    Ok(ClientPage { total, offset, limit, clients })
+}
+
+/// One page of `table`: the count of rows matching `filter` (a `WHERE`
+/// clause over `args`, or empty) and the rows in `order`, `limit` from
+/// `offset` — what every paged `/api` view asks its store.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn page<S: Sql>(
+    sql: &S,
+    table: &str,
+    columns: &str,
+    filter: &str,
+    order: &str,
+    mut args: Vec<Value>,
+    limit: u64,
+    offset: u64,
+) -> Result<(u64, Vec<Vec<Value>>), ViewError> {
+    let total = sql.scalar(&format!("SELECT COUNT(*) FROM {table} {filter}"), &args).map_err(store)?.map_or(0, |v| v.count());
     let n = args.len();
-    let query = format!(
-        "SELECT {} FROM clients {filter} ORDER BY {column} {order}, cmid, kms_id LIMIT ?{} OFFSET ?{}",
-        registry::CLIENT_COLUMNS,
-        n + 1,
-        n + 2
-    );
+    let query = format!("SELECT {columns} FROM {table} {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}", n + 1, n + 2);
     args.push(Value::Int(limit as i64));
     args.push(Value::Int(offset as i64));
-    let clients = sql.query(&query, &args).map_err(store)?.iter().map(|r| client_row(r)).collect();
-    Ok(ClientPage { total, offset, limit, clients })
+    Ok((total, sql.query(&query, &args).map_err(store)?))
 }
 
 /// A row in [`registry::CLIENT_COLUMNS`] order, with catalogue names.
