@@ -31,7 +31,7 @@ fn slot_named(v: &Value) -> SlotId {
 #[test]
 fn table_counts() {
     assert_eq!(APPLICATIONS.len(), 3);
-    assert_eq!(EPID_SLOTS.len(), 10);
+    assert_eq!(EPID_SLOTS.len(), 14);
     assert_eq!(KMS_IDS.len(), 38);
     assert_eq!(SKUS.len(), 262);
     assert_eq!(SKUS.iter().filter(|s| s.gvlk.is_some()).count(), 257);
@@ -306,6 +306,49 @@ fn installing_a_key_replaces_the_key_of_its_kind() {
     assert_eq!(csvlk_for(4573, 25_000), None, "the Server 2022 hole");
     assert_eq!(csvlk_for(4918, 10), None, "the Azure-only CSVLK is no host key here");
     assert_eq!(csvlk_for(206, 1), None);
+    assert_eq!(csvlk_for(206, 256_000_000), Some(by("Win10_2019")));
+    assert_eq!(csvlk_for(206, 545_999_999), Some(by("Win10_2016")));
+    assert_eq!(csvlk_for(206, 404_999_999), Some(by("Win10_2015")));
+    assert_eq!(csvlk_for(206, 491_000_000), Some(by("WinServer2016")));
+    assert!(replaces(by("Win10_2019"), by("WinServer2025")), "a client CSVLK is the host's one Windows key");
+}
+
+/// The Windows client CSVLKs and the Server 2016 CSVLK (Microsoft's
+/// pkeyconfig key blocks; what each activates from Microsoft's "KMS
+/// activation planning" table): a client CSVLK activates clients only.
+#[test]
+fn client_csvlks_activate_clients_only() {
+    let by = |n: &str| slot(slot_by_name(n).unwrap());
+    let blocks = |s: &EpidSlot| s.key_blocks.iter().map(|b| (b.first, b.last)).collect::<Vec<_>>();
+    let facts = [
+        ("Win10_2015", "0724cb7d-3437-4cb7-93cb-830375d0079d", (390_000_000, 404_999_999)),
+        ("Win10_2016", "30a42c86-b7a0-4a34-8c90-ff177cb2acb7", (531_000_000, 545_999_999)),
+        ("Win10_2019", "90da7373-1c51-430b-bf26-c97e9c5cdc31", (256_000_000, 265_999_999)),
+        ("WinServer2016", "d6992aac-29e7-452a-bf10-bbfb8ccabe59", (491_000_000, 530_999_999)),
+    ];
+    for (name, csvlk, block) in facts {
+        let s = by(name);
+        assert_eq!((s.csvlk, s.group_id, blocks(s)), (g(csvlk), 206, Vec::from([block])), "{name}");
+        assert!(!s.held, "{name} is installed by an organisation, never held by default");
+        assert_eq!(s.app, AppKey::Windows);
+    }
+    let windows_10 = g("58e2134f-8e11-4d17-9cb2-91069c151148");
+    let ltsb_2016 = g("969fe3c0-a3ec-491a-9f25-423605deb365");
+    let ltsc_2019 = g("11b15659-e603-4cf1-9c1f-f0ec01b81888");
+    for name in ["Win10_2015", "Win10_2016", "Win10_2019"] {
+        let s = by(name);
+        assert!(s.covers(&windows_10), "{name} activates Windows 10/11");
+        // No server, of any release: every Windows id with N = 5 is a server's.
+        for k in KMS_IDS.iter().filter(|k| k.app == AppKey::Windows && k.n_policy == 5) {
+            assert!(!s.covers(&k.id), "{name} covers the server id {}", k.name);
+        }
+    }
+    assert!(!by("Win10_2015").covers(&ltsb_2016) && by("Win10_2016").covers(&ltsb_2016));
+    assert!(!by("Win10_2016").covers(&ltsc_2019) && by("Win10_2019").covers(&ltsc_2019));
+    // The Server 2016 CSVLK activates Server 2016 and older, not 2019.
+    let ws2016 = by("WinServer2016");
+    assert!(ws2016.covers(&g("6e9fc069-257d-4bc4-b4a7-750514d32743")) && ws2016.covers(&ltsb_2016));
+    assert!(!ws2016.covers(&g("8449b1fb-f0ea-497a-99ab-66ca96e9a0f5")) && !ws2016.covers(&ltsc_2019));
 }
 
 /// Each fact corrected from Microsoft's pkeyconfig (data/README.md, "Corrected facts").

@@ -171,6 +171,9 @@ mod tests {
         let ws2025 = slot_by_name("WinServer2025").unwrap();
         assert_eq!(keys.replacing(ws2025).map(|i| i.slot), slot_by_name("WinServer2022"));
         assert!(keys.replacing(slot_by_name("Office2024").unwrap()).is_none());
+        // A Windows 10 client CSVLK is a host key too, and the host's one Windows key.
+        let win10 = one("x", &made(206, 260_000_042)).unwrap();
+        assert_eq!(win10.replacing(ws2025).map(|i| i.slot), slot_by_name("Win10_2019"));
         // Lower case, no dashes: the same key.
         let bare = ws2022.replace('-', "").to_lowercase();
         assert_eq!(one("x", &bare).unwrap().iter().next().unwrap().key, keys.iter().next().unwrap().key);
@@ -184,7 +187,7 @@ mod tests {
             (enterprise.to_string(), "a KMS client key (GVLK) of Windows 10/11 Enterprise, not a KMS host key (CSVLK)"),
             // Group 1 is no CSVLK's.
             (made(1, 5), "a valid product key of group 1, which is no KMS host key (CSVLK) group in the catalogue"),
-            // Group 206, serial in no catalogue block (e.g. a Server 2016 CSVLK).
+            // Group 206, serial in no catalogue block.
             (made(206, 1_000), "a KMS host key of group 206 with key id 1000, which no CSVLK in the catalogue has"),
             ("BCDFG-HJKMP-QRTVW-XY234-6789B".to_string(), "not a 2009-format product key (it has no N)"),
         ];

@@ -107,3 +107,23 @@ fn a_key_that_is_no_host_key_stops_the_start_with_one_line() {
     // Nothing was created: the host did not start.
     assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none(), "the data directory stays empty");
 }
+
+/// A Windows 10 KMS host key (a client CSVLK) is a real host key: installed,
+/// it is the host's one Windows key, answers Windows 10/11 with its own group
+/// and serial, and — as on a Windows 10 KMS host — activates no server.
+#[test]
+fn a_windows_client_host_key_activates_clients_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = made(206, 260_000_042);
+    let host = start(tmp.path(), &key);
+    let epid = windows_epid(&host);
+    assert!(epid.contains("-00206-260-000042-03-"), "{epid}");
+    let mut c = Client::ndr64(host.kms).unwrap();
+    let server = sku("Windows Server 2022 Datacenter");
+    let got = c.request(&request(server, Version::V6, random_cmid(), "SRV-1")).unwrap();
+    assert_eq!(got, crate::client::Outcome::Refused(kmsedge::hresult::HResult::KMS_ID_MISMATCH));
+    let status = get_json(&host.url("/api/status"), None);
+    let slots: Vec<&str> = status["identity"]["epids"].as_array().unwrap().iter().map(|e| e["slot"].as_str().unwrap()).collect();
+    assert!(slots.contains(&"Win10_2019") && !slots.contains(&"WinServer2025"), "{slots:?}");
+    assert!(host.stop().success());
+}
