@@ -56,6 +56,9 @@ function kv(rows) {
 const named = (o) => (o ? (o.name ? `${o.name} (${o.id})` : t('d.not.catalogue', { id: o.id })) : null);
 const yesNo = (b) => t(b ? 'yes' : 'no');
 const minutes = (n) => t('d.minutes', { n });
+// How the decoder knows a PDU's transfer syntax (the wasm's fixed names).
+const SOURCES = { negotiated: 'src.negotiated', 'offered, not seen accepted': 'src.offered', 'guessed from the stub layout': 'src.guessed', 'from the request': 'src.request' };
+const source = (s) => (SOURCES[s] ? t(SOURCES[s]) : s);
 
 function syntax(s) {
   if (!s) return '—';
@@ -170,7 +173,7 @@ function request(r) {
   return [
     kv([
       [t('d.ctx.opnum'), `${r.context_id} / ${r.opnum}`],
-      [t('d.transfer'), `${r.syntax} (${r.syntax_source})`, 'syntax'],
+      [t('d.transfer'), `${r.syntax} (${source(r.syntax_source)})`, 'syntax'],
       [t('d.stub'), t('d.stub.value', { n: r.stub_length, hint: r.alloc_hint })],
     ]),
     r.kms ? kmsRequest(r.kms) : null,
@@ -182,7 +185,7 @@ function response(r) {
   return [
     kv([
       [t('d.context'), r.context_id],
-      [t('d.transfer'), `${r.syntax} (${r.syntax_source})`, 'syntax'],
+      [t('d.transfer'), `${r.syntax} (${source(r.syntax_source)})`, 'syntax'],
       [t('d.stub'), t('d.stub.value', { n: r.stub_length, hint: r.alloc_hint })],
       [t('d.refused'), r.refusal ? `${r.refusal.hresult}${r.refusal.name ? ` ${r.refusal.name}` : ''}` : null, 'refusal'],
     ]),
