@@ -59,6 +59,9 @@ const minutes = (n) => t('d.minutes', { n });
 // How the decoder knows a PDU's transfer syntax (the wasm's fixed names).
 const SOURCES = { negotiated: 'src.negotiated', 'offered, not seen accepted': 'src.offered', 'guessed from the stub layout': 'src.guessed', 'from the request': 'src.request' };
 const source = (s) => (SOURCES[s] ? t(SOURCES[s]) : s);
+// PDU types that are plain words get a translation; bind, bind_ack… stay the protocol's names.
+const PTYPES = ['request', 'response', 'fault', 'kms_request', 'kms_response'];
+const ptype = (type) => (PTYPES.includes(type) ? t(`ptype.${type}`) : type);
 
 function syntax(s) {
   if (!s) return '—';
@@ -212,8 +215,8 @@ function item(it) {
   else if (it.fault) body = [kv([[t('d.status'), `${it.fault.status} ${it.fault.status_name}`, 'fault_status'], [t('d.context'), it.fault.context_id]])];
   else if (it.kms_request) body = [kmsRequest(it.kms_request)];
   else if (it.kms_response) body = [kmsResponse(it.kms_response)];
-  return h('article', { class: `pdu ${it.direction}`, dataset: { type: it.type, index: it.index }, 'aria-label': `${it.type}, ${dir(it.direction)}` },
-    h('h3', {}, h('span', {}, `#${it.index} ${it.type}`), h('span', { class: 'meta' }, meta.join(' · '))),
+  return h('article', { class: `pdu ${it.direction}`, dataset: { type: it.type, index: it.index }, 'aria-label': `${ptype(it.type)}, ${dir(it.direction)}` },
+    h('h3', {}, h('span', {}, `#${it.index} ${ptype(it.type)}`), h('span', { class: 'meta' }, meta.join(' · '))),
     body);
 }
 

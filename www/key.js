@@ -7,7 +7,7 @@
 //    sku: {id, name} | null, group: int | null}
 // This file only lays it out, in the page's language.
 import * as core from './pkg/kmsedge.js';
-import { h, $, debounce } from './dom.js';
+import { h, $ } from './dom.js';
 import { t, onLanguage } from './i18n.js';
 import { productCard, target } from './lookup.js';
 
@@ -36,7 +36,7 @@ function render() {
   }
   const r = JSON.parse(core.check_key(text));
   out.dataset.kind = r.kind;
-  const group = r.group === null || r.group === undefined ? null : h('p', { class: 'meta', dataset: { field: 'group' } }, t('key.group', { group: r.group }));
+  const group = r.group === null || r.group === undefined ? null : h('p', { class: 'meta', dataset: { field: 'group' } }, t('key.group', { group: String(r.group) }));
   switch (r.kind) {
     case 'gvlk':
       out.replaceChildren(
@@ -65,6 +65,7 @@ function render() {
 }
 
 export function setupKey() {
-  $('key-input').addEventListener('input', debounce(render, 100));
+  // The check is a few microseconds of wasm: answer on every keystroke.
+  $('key-input').addEventListener('input', render);
   onLanguage(render);
 }

@@ -15,6 +15,7 @@ import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import en from '../../www/i18n/en.js';
 import pl from '../../www/i18n/pl.js';
+import { foreignPhrases, assertNoForeign } from './i18n-check.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '../..');
@@ -57,62 +58,6 @@ async function open(page, hash) {
   await page.goto('about:blank');
   await page.goto(`${base}${hash}`);
   await page.waitForFunction(() => document.body.dataset.ready === '1');
-}
-
-/** The parts of a message that are its own words: the text between parameters and code. */
-function phrases(message) {
-  const forms = typeof message === 'object' ? Object.values(message) : [message];
-  return forms.flatMap((m) => m.split(/\{\w+\}|`[^`]*`/)).map((p) => p.trim()).filter((p) => p.length >= 6 && /[a-zA-Z]{3}/.test(p));
-}
-
-/**
- * Phrases of `lang`'s catalogue that must not show on a page in `other`
- * language: those of messages the two catalogues word differently, minus
- * any phrase inside a message both word the same (names and technical
- * terms such as "CSVLK" or "HwId").
- */
-function foreignPhrases(lang, other) {
-  const mine = CATALOGUES[lang];
-  const theirs = CATALOGUES[other];
-  const theirText = Object.entries(theirs).filter(([k, m]) => JSON.stringify(m) === JSON.stringify(mine[k]))
-    .flatMap(([, m]) => (typeof m === 'object' ? Object.values(m) : [m])).join('\n');
-  const out = new Set();
-  for (const [k, m] of Object.entries(mine)) {
-    if (JSON.stringify(m) === JSON.stringify(theirs[k])) continue;
-    for (const p of phrases(m)) if (!theirText.includes(p)) out.add(p);
-  }
-  return [...out];
-}
-
-/**
- * Visible text of the page outside code (commands, keys and records are the
- * same in every language), plus the accessible names and placeholders.
- */
-async function shownText(page) {
-  return page.evaluate(() => {
-    const texts = [];
-    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-      const el = n.parentElement;
-      if (el.closest('code, pre, script, style') || !el.checkVisibility()) continue;
-      texts.push(n.textContent);
-    }
-    const attrs = [...document.querySelectorAll('[aria-label], [placeholder], [title]')]
-      .filter((el) => el.offsetParent !== null || el === document.documentElement)
-      .flatMap((el) => ['aria-label', 'placeholder', 'title'].map((a) => el.getAttribute(a) ?? ''));
-    return [document.title, texts.join('\n'), ...attrs].join('\n');
-  });
-}
-
-async function assertNoForeign(page, lang, what) {
-  const other = lang === 'en' ? 'pl' : 'en';
-  const text = await shownText(page);
-  // Whole words only: "Domain" is English, "-DomainName" a PowerShell parameter.
-  const esc = (p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const found = foreignPhrases(other, lang).filter((p) => new RegExp(`(^|[^\\p{L}])${esc(p)}($|[^\\p{L}])`, 'u').test(text));
-  assert.deepEqual(found, [], `${what} in ${lang} shows ${other} text: ${found.join(' | ')}`);
-  const keys = Object.keys(en).filter((k) => k.includes('.') && text.includes(k));
-  assert.deepEqual(keys, [], `${what} in ${lang} shows message keys instead of messages`);
 }
 
 test('the two catalogues have the same keys, and each plural every form its language needs', () => {
@@ -265,4 +210,35 @@ test('wasm errors are shown in the page\'s language', async () => {
   await open(page, '#product/not-a-guid');
   assert.match(await page.textContent('#selected'), /nie jest identyfikatorem produktu/);
   await context.close();
+});
+
+test('key checker: a GVLK shows its product and commands, a mistyped key is invalid, in both languages', async () => {
+  for (const lang of ['en', 'pl']) {
+    const { context, page } = await pageIn(lang);
+    await open(page, '#key');
+    assert.ok(await page.evaluate(async () => typeof (await import('./pkg/kmsedge.js')).check_key === 'function'),
+      'www/pkg/kmsedge.js has no check_key: the wasm key checker comes with the lookup branch (issue 14); merge it first');
+    const c = CATALOGUES[lang];
+    // Pasted in lower case without dashes: still the Pro GVLK.
+    await page.getByLabel(c['key.label'], { exact: true }).fill(PRO_GVLK.replaceAll('-', '').toLowerCase());
+    await page.waitForFunction(() => document.querySelector('#key-out').dataset.kind === 'gvlk');
+    assert.equal(await page.textContent('#key-out [data-field=verdict]'), c['key.gvlk'].replace('{name}', 'Windows 10/11 Pro'));
+    assert.equal(await page.getAttribute('#key-out li.product', 'data-sku'), '2de67392-b7a7-462a-b1ca-108dd189f588');
+    assert.match(await page.textContent('#key-out [data-field=commands]'), new RegExp(`^slmgr /ipk ${PRO_GVLK}\n`));
+    // One character changed: invalid, and when the checker can tell, the group of five named.
+    const typo = `${PRO_GVLK.slice(0, 6)}${PRO_GVLK[6] === 'X' ? 'Y' : 'X'}${PRO_GVLK.slice(7)}`;
+    await page.getByLabel(c['key.label'], { exact: true }).fill(typo);
+    await page.waitForFunction(() => document.querySelector('#key-out').dataset.kind === 'invalid');
+    const verdict = page.locator('#key-out [data-field=verdict]');
+    const suspect = await verdict.getAttribute('data-suspect');
+    if (suspect) {
+      const n = Number(suspect);
+      const chars = typo.replaceAll('-', '').slice((n - 1) * 5, n * 5);
+      assert.equal(await verdict.textContent(), c['key.invalid.group'].replace('{group}', String(n)).replace('{chars}', chars));
+    } else {
+      assert.equal(await verdict.textContent(), c['key.invalid']);
+    }
+    await page.screenshot({ path: path.join(artifacts, `i18n-key-invalid-${lang}.png`) });
+    await context.close();
+  }
 });
