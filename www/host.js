@@ -184,6 +184,18 @@ function minutes(m) {
   return parts ? t('hd.minutes.with', { minutes: t('hd.minutes', { n: m }), parts }) : t('hd.minutes', { n: m });
 }
 const appName = (id) => APPLICATIONS[id] ?? id;
+// Values the API words in English, by their fixed wording; anything else as it came.
+const licenceName = (name) => {
+  const known = DLV_STATUS.find(([api]) => api === name);
+  return known ? t(`hd.dlv.${known[1]}`) : name;
+};
+function origin(o) {
+  if (o === 'generated' || o === 'fixed') return t(`hd.origin.${o}`);
+  const m = /^installed key …(.+)$/.exec(o ?? '');
+  return m ? t('hd.origin.installed', { last: m[1] }) : o ?? '';
+}
+const DNS_STATES = ['off', 'publishing', 'published', 'removed', 'stopped (nothing was published)'];
+const dnsState = (s) => (DNS_STATES.includes(s) ? t(`hd.dnsstate.${DNS_STATES.indexOf(s)}`) : s);
 
 function countMode(p) {
   switch (p.count_mode) {
@@ -417,13 +429,13 @@ function applyStatus(s) {
     ui.epids.dataset.key = epidKey;
     ui.epids.replaceChildren(...s.identity.epids.map((e) => h('tr', { dataset: { slot: e.slot } },
       h('th', { scope: 'row' }, e.slot), h('td', {}, e.csvlk_name), h('td', { class: 'mono', dataset: { field: 'epid' } }, e.epid),
-      h('td', { dataset: { field: 'origin' } }, e.origin ?? ''))));
+      h('td', { dataset: { field: 'origin' } }, origin(e.origin)))));
   }
 
   ui.dnsCard.hidden = !s.dns;
   if (s.dns) {
     setText(f.dns_publishing, t(s.dns.publishing ? 'yes' : 'no'));
-    setText(f.dns_state, s.dns.state);
+    setText(f.dns_state, dnsState(s.dns.state));
     setText(f.dns_record, s.dns.record ?? '—');
   }
 
@@ -514,7 +526,7 @@ function rowCells(r) {
     { text: r.workstation || '—', head: true },
     { text: r.cmid, cls: 'mono' },
     { text: r.sku_name, sub: r.product },
-    { text: r.license_status_name },
+    { text: licenceName(r.license_status_name) },
     { text: r.remote, cls: 'mono' },
     { text: localTime(r.first_seen), time: isoUtc(r.first_seen) },
     { text: localTime(r.last_seen), time: isoUtc(r.last_seen) },
