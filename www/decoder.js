@@ -7,7 +7,7 @@
 // `web-decoder`), fetched the first time it is needed: when this view is
 // opened (or about to be: the pointer or focus on its nav link), or a file is
 // dropped. The page itself loads only the lookup module.
-import { h, $, debounce } from './dom.js';
+import { h, $ } from './dom.js';
 import { t, onLanguage } from './i18n.js';
 
 let decoder = null;
@@ -259,7 +259,12 @@ export function render(report, file = null) {
   });
 }
 
+// The decode of typed hex waits for a pause in typing; a click or a file
+// cancels the wait, so a late hex decode never replaces a newer result.
+let hexTimer = null;
+
 function decodeText() {
+  clearTimeout(hexTimer);
   const text = $('hex').value;
   if (!text.trim()) { render({ error: null, conversations: [], notes: [], source: 'hex', bytes: 0 }); $('decode-summary').textContent = ''; return; }
   withDecoder((m) => {
@@ -269,6 +274,7 @@ function decodeText() {
 }
 
 async function decodeBlob(file) {
+  clearTimeout(hexTimer);
   const [bytes] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), loadDecoder().catch(() => null)]);
   withDecoder((m) => {
     render(JSON.parse(m.decode_file(bytes)), file.name);
@@ -281,7 +287,7 @@ export function setupDecoder() {
   for (const ev of ['pointerenter', 'focus']) nav.addEventListener(ev, () => { loadDecoder().catch(() => {}); }, { once: true });
   $('decode-btn').addEventListener('click', decodeText);
   onLanguage(() => { if (shown && (shown.report.error || shown.report.conversations.length)) render(shown.report, shown.file); });
-  $('hex').addEventListener('input', debounce(decodeText, 250));
+  $('hex').addEventListener('input', () => { clearTimeout(hexTimer); hexTimer = setTimeout(decodeText, 250); });
   $('clear-btn').addEventListener('click', () => {
     $('hex').value = '';
     $('file').value = '';
