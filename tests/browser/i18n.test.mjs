@@ -242,3 +242,17 @@ test('key checker: a GVLK shows its product and commands, a mistyped key is inva
     await context.close();
   }
 });
+
+test('Polish, longer than English, still fits a phone-sized viewport', async () => {
+  const context = await browser.newContext({ locale: 'pl-PL', viewport: { width: 375, height: 740 }, deviceScaleFactor: 2, isMobile: true });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => { throw e; });
+  for (const [view, fill] of Object.entries(VIEWS)) {
+    await open(page, `#${view}`);
+    await fill(page);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `#${view} in pl: no horizontal scrolling (overflow ${overflow}px)`);
+    if (view === 'help' || view === 'key') await page.screenshot({ path: path.join(artifacts, `i18n-${view}-pl-phone.png`), fullPage: true });
+  }
+  await context.close();
+});
