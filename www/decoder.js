@@ -9,6 +9,7 @@
 // dropped. The page itself loads only the lookup module.
 import { h, $ } from './dom.js';
 import { t, onLanguage } from './i18n.js';
+import { translateDecoderError } from './wasm-errors.js';
 
 let decoder = null;
 
@@ -169,7 +170,7 @@ function kmsResponse(k) {
 }
 
 function kmsError(e) {
-  return e ? h('p', { class: 'error', dataset: { field: 'kms_error' } }, e.message) : null;
+  return e ? h('p', { class: 'error', dataset: { field: 'kms_error' } }, translateDecoderError(e.message)) : null;
 }
 
 function request(r) {
@@ -200,7 +201,7 @@ function response(r) {
 function item(it) {
   if (it.type === 'error') {
     return h('article', { class: 'pdu err', dataset: { type: 'error' } },
-      h('h3', {}, t('d.malformed')), h('p', { class: 'error', dataset: { field: 'error' } }, it.message));
+      h('h3', {}, t('d.malformed')), h('p', { class: 'error', dataset: { field: 'error' } }, translateDecoderError(it.message)));
   }
   const hd = it.header;
   const meta = [dir(it.direction), t('d.bytes.at', { n: it.length, offset: it.offset })];
@@ -237,7 +238,7 @@ export function render(report, file = null) {
   const out = $('conversation');
   out.replaceChildren();
   if (report.error) {
-    err.textContent = report.error.message;
+    err.textContent = translateDecoderError(report.error.message);
     err.hidden = false;
     $('decode-summary').textContent = '';
     return;

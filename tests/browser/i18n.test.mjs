@@ -195,7 +195,7 @@ for (const lang of ['en', 'pl']) {
   });
 }
 
-test('wasm errors are shown in the page\'s language', async () => {
+test('wasm errors (lookup, DNS, decoder) are shown in the page\'s language', async () => {
   const { context, page } = await pageIn('pl');
   await open(page, '#lookup');
   await page.fill('#kms-host', 'bad host!');
@@ -209,6 +209,20 @@ test('wasm errors are shown in the page\'s language', async () => {
   assert.equal(await page.textContent('#dns-error'), '192.0.2.7 to adres; rekord SRV wymaga nazwy DNS hosta (najpierw utwórz dla adresu rekord A/AAAA)');
   await open(page, '#product/not-a-guid');
   assert.match(await page.textContent('#selected'), /nie jest identyfikatorem produktu/);
+  // The decoder's: a bad hex digit, and a conversation cut inside its second PDU.
+  await open(page, '#decoder');
+  await page.fill('#hex', '05 00 0b 0g');
+  await page.click('#decode-btn');
+  await page.waitForFunction(() => /wiersz/.test(document.getElementById('decode-error').textContent));
+  assert.equal(await page.textContent('#decode-error'),
+    "dane szesnastkowe, wiersz 1, kolumna 11 (znak 10): nieoczekiwany znak 'g'; oczekiwano cyfr szesnastkowych, odstępu, ',' lub prefiksu 0x");
+  const hex = vector.pdus[0].hex + vector.pdus[1].hex.slice(0, 40);
+  await page.fill('#hex', hex);
+  await page.click('#decode-btn');
+  await page.locator('#conversation article.pdu.err').waitFor();
+  const first = vector.pdus[0].hex.length / 2;
+  assert.equal(await page.textContent('#conversation article.pdu.err [data-field=error]'),
+    `bajt ${first + 20}: dane kończą się wewnątrz bind_ack PDU, który zaczyna się od bajtu ${first}: oczekiwano ${vector.pdus[1].frag_len} B, jest 20`);
   await context.close();
 });
 
