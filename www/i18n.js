@@ -94,7 +94,7 @@ export function setLanguage(l, persist = true) {
   document.dispatchEvent(new CustomEvent('kmsedge:lang', { detail: l }));
 }
 
-/** Runs `fn` now and on every change of language. */
+/** Runs `fn` on every change of language (views re-render what they built). */
 export function onLanguage(fn) {
   document.addEventListener('kmsedge:lang', () => fn());
 }
