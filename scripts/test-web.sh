@@ -9,7 +9,9 @@
 #      (150 KB raw, 60 KB gzipped per module the page loads);
 #   2. the wasm-bindgen tests of each module's API, as WebAssembly in node,
 #      built with that module's features only;
-#   3. the page in headless Chromium (playwright-core, node --test).
+#   3. the page in headless Chromium (playwright-core, node --test), in
+#      English and Polish (i18n, article and dashboard-i18n tests; the
+#      article test needs tests/fixtures/article/ and the wasm check_key).
 # Sizes, screenshots and metrics land in test-artifacts/ (not committed).
 #
 # Needs: wasm-pack, wasm-bindgen-test-runner (wasm-bindgen-cli), the
@@ -53,6 +55,12 @@ for m in "lookup www/pkg/kmsedge_bg.wasm" "decoder www/pkg/decoder/kmsedge_decod
   printf 'page wasm %-8s %s: %d bytes raw, %d bytes gzipped (after wasm-opt) — %s the budget of %d raw / %d gzipped\n' \
     "$1" "$2" "$raw" "$gz" "$verdict" "$budget_raw" "$budget_gz"
 done
+# The page's own text (HTML, scripts with both message catalogues, CSS):
+# reported beside the modules, outside their budget.
+page_raw=$(cat www/index.html www/*.js www/i18n/*.js www/style.css | wc -c)
+page_gz=$(cat www/index.html www/*.js www/i18n/*.js www/style.css | gzip -9 -c | wc -c)
+printf 'page text (html, js, i18n catalogues, css): %d bytes raw, %d bytes gzipped\n' "$page_raw" "$page_gz"
+json+=", \"page_text\": {\"raw_bytes\": $page_raw, \"gzip_bytes\": $page_gz}"
 printf '{%s, "budget_raw_bytes": %d, "budget_gzip_bytes": %d}\n' "$json" "$budget_raw" "$budget_gz" > test-artifacts/wasm-size.json
 if (( over )); then
   echo "page wasm: a module is over the issue's size budget (150 KB raw, 60 KB gzipped per module)" >&2

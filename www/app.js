@@ -1,6 +1,7 @@
 // Entry point: loads the wasm core, wires the views and routes by URL hash:
-//   #lookup (default), #decoder, #dns, #product/<sku id> (lookup with that
-//   product shown first), #host (only when a host registers it).
+//   #lookup (default), #key, #decoder, #dns, #help, #product/<sku id>
+//   (lookup with that product shown first), #host (only when a host
+//   registers it). The language (i18n.js) is set before anything renders.
 // The page loads the lookup module (pkg/kmsedge.js: lookup, commands, DNS);
 // the decoder's module (pkg/decoder/) is loaded by decoder.js when needed.
 import init, { version } from './pkg/kmsedge.js';
@@ -8,8 +9,10 @@ import { $ } from './dom.js';
 import { setupLookup, showProduct } from './lookup.js';
 import { setupDecoder, loadDecoder } from './decoder.js';
 import { setupDns } from './dns.js';
+import { setupKey } from './key.js';
+import { setupLanguage, onLanguage, t } from './i18n.js';
 
-const VIEWS = ['lookup', 'decoder', 'dns', 'host'];
+const VIEWS = ['lookup', 'key', 'decoder', 'dns', 'help', 'host'];
 
 function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
@@ -21,17 +24,25 @@ function route() {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  document.title = `kmsedge — ${{ lookup: 'GVLK lookup', decoder: 'KMS decoder', dns: 'DNS helper', host: 'Host' }[view]}`;
+  document.title = `kmsedge — ${t(`title.${view}`)}`;
   if (view === 'decoder') loadDecoder().catch(() => {}); // errors show on first use
   // A linked product takes the focus; otherwise the caller may focus main.
   return showProduct(hash.startsWith('product/') ? hash.slice('product/'.length) : null);
 }
 
+/** The title of the view on screen, in the page's language. */
+function retitle() {
+  const shown = VIEWS.find((v) => !$(`view-${v}`).hidden) ?? 'lookup';
+  document.title = `kmsedge — ${t(`title.${shown}`)}`;
+}
+
 async function main() {
+  setupLanguage();
+  onLanguage(retitle);
   try {
     await init();
   } catch (e) {
-    $('loading').textContent = `Could not load the WebAssembly core: ${e}`;
+    $('loading').textContent = t('wasm.failed', { error: e });
     $('loading').className = 'error';
     return;
   }
@@ -42,6 +53,7 @@ async function main() {
   });
   setupDecoder();
   setupDns();
+  setupKey();
   window.addEventListener('hashchange', () => {
     if (!route()) $('main').focus();
   });

@@ -7,7 +7,9 @@
 // `web-decoder`), fetched the first time it is needed: when this view is
 // opened (or about to be: the pointer or focus on its nav link), or a file is
 // dropped. The page itself loads only the lookup module.
-import { h, $, debounce } from './dom.js';
+import { h, $ } from './dom.js';
+import { t, onLanguage } from './i18n.js';
+import { translateDecoderError } from './wasm-errors.js';
 
 let decoder = null;
 
@@ -27,19 +29,20 @@ export function loadDecoder() {
 /** Runs `use(module)` once the decoder is loaded, saying so while it loads. */
 async function withDecoder(use) {
   let m;
-  const pending = setTimeout(() => { $('decode-summary').textContent = 'Loading the decoder…'; }, 100);
+  const pending = setTimeout(() => { $('decode-summary').textContent = t('decoder.loading'); }, 100);
   try {
     m = await loadDecoder();
   } catch (e) {
     clearTimeout(pending);
-    render({ error: { message: `Could not load the decoder's WebAssembly module: ${e}` } });
+    render({ error: { message: t('decoder.load.failed', { error: e }) } });
     return;
   }
   clearTimeout(pending);
   use(m);
 }
 
-const DIR = { c2s: 'client → host', s2c: 'host → client', '?': 'unknown direction' };
+const DIR_KEY = { c2s: 'dir.c2s', s2c: 'dir.s2c', '?': 'dir.unknown' };
+const dir = (d) => t(DIR_KEY[d] ?? 'dir.unknown');
 
 /** A definition list from [label, value, field] rows; null values are skipped. */
 function kv(rows) {
@@ -51,14 +54,21 @@ function kv(rows) {
   return dl;
 }
 
-const named = (o) => (o ? (o.name ? `${o.name} (${o.id})` : `${o.id} (not in the catalogue)`) : null);
-const yesNo = (b) => (b ? 'yes' : 'no');
+const named = (o) => (o ? (o.name ? `${o.name} (${o.id})` : t('d.not.catalogue', { id: o.id })) : null);
+const yesNo = (b) => t(b ? 'yes' : 'no');
+const minutes = (n) => t('d.minutes', { n });
+// How the decoder knows a PDU's transfer syntax (the wasm's fixed names).
+const SOURCES = { negotiated: 'src.negotiated', 'offered, not seen accepted': 'src.offered', 'guessed from the stub layout': 'src.guessed', 'from the request': 'src.request' };
+const source = (s) => (SOURCES[s] ? t(SOURCES[s]) : s);
+// PDU types that are plain words get a translation; bind, bind_ack… stay the protocol's names.
+const PTYPES = ['request', 'response', 'fault', 'kms_request', 'kms_response'];
+const ptype = (type) => (PTYPES.includes(type) ? t(`ptype.${type}`) : type);
 
 function syntax(s) {
   if (!s) return '—';
-  let t = `${s.name} v${s.version}`;
-  if (s.btfn_features) t += ` [features ${s.btfn_features.bits}${s.btfn_features.names.length ? `: ${s.btfn_features.names.join(', ')}` : ''}]`;
-  return t;
+  let text = `${s.name} v${s.version}`;
+  if (s.btfn_features) text += ` [${t('d.features')} ${s.btfn_features.bits}${s.btfn_features.names.length ? `: ${s.btfn_features.names.join(', ')}` : ''}]`;
+  return text;
 }
 
 function badge(text, kind, field) {
@@ -69,12 +79,12 @@ function bind(b) {
   const rows = b.contexts.map((c) => h('tr', {},
     h('td', {}, String(c.context_id)),
     h('td', {}, syntax(c.abstract_syntax)),
-    h('td', {}, c.transfer_syntaxes.map(syntax).join(' or '))));
+    h('td', {}, c.transfer_syntaxes.map(syntax).join(t('d.or')))));
   return [
-    kv([['Max fragment (xmit / recv)', `${b.max_xmit_frag} / ${b.max_recv_frag}`], ['Association group', b.assoc_group]]),
+    kv([[t('d.maxfrag'), `${b.max_xmit_frag} / ${b.max_recv_frag}`], [t('d.assoc'), b.assoc_group]]),
     h('table', { dataset: { field: 'contexts' } },
-      h('caption', { class: 'visually-hidden' }, 'Offered presentation contexts'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Context'), h('th', { scope: 'col' }, 'Interface'), h('th', { scope: 'col' }, 'Transfer syntax'))),
+      h('caption', { class: 'visually-hidden' }, t('d.contexts.caption')),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('d.context')), h('th', { scope: 'col' }, t('d.interface')), h('th', { scope: 'col' }, t('d.transfer')))),
       h('tbody', {}, rows)),
   ];
 }
@@ -84,91 +94,91 @@ function bindAck(a) {
     let outcome = r.result_name;
     if (r.reason_name) outcome += `: ${r.reason_name}`;
     if (r.accepted) outcome += ` (${syntax(r.syntax)})`;
-    if (r.btfn_ack) outcome += ` (features ${r.btfn_ack.bits}${r.btfn_ack.names.length ? `: ${r.btfn_ack.names.join(', ')}` : ''})`;
+    if (r.btfn_ack) outcome += ` (${t('d.features')} ${r.btfn_ack.bits}${r.btfn_ack.names.length ? `: ${r.btfn_ack.names.join(', ')}` : ''})`;
     return h('tr', {},
       h('td', {}, r.context_id === null ? `#${r.index}` : String(r.context_id)),
       h('td', {}, syntax(r.offered)),
-      h('td', {}, badge(r.accepted ? 'accepted' : r.btfn_ack ? 'negotiated' : 'rejected', r.accepted || r.btfn_ack ? 'ok' : 'bad'), ' ', outcome));
+      h('td', {}, badge(t(r.accepted ? 'd.accepted' : r.btfn_ack ? 'd.negotiated' : 'd.rejected'), r.accepted || r.btfn_ack ? 'ok' : 'bad'), ' ', outcome));
   });
   return [
     kv([
-      ['Max fragment (xmit / recv)', `${a.max_xmit_frag} / ${a.max_recv_frag}`],
-      ['Association group', a.assoc_group],
-      ['Secondary address (host port)', a.secondary_address || '(empty)', 'secondary_address'],
+      [t('d.maxfrag'), `${a.max_xmit_frag} / ${a.max_recv_frag}`],
+      [t('d.assoc'), a.assoc_group],
+      [t('d.secondary'), a.secondary_address || t('d.empty'), 'secondary_address'],
     ]),
     h('table', { dataset: { field: 'results' } },
-      h('caption', { class: 'visually-hidden' }, 'Context results'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Context'), h('th', { scope: 'col' }, 'Offered'), h('th', { scope: 'col' }, 'Result'))),
+      h('caption', { class: 'visually-hidden' }, t('d.results.caption')),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('d.context')), h('th', { scope: 'col' }, t('d.offered')), h('th', { scope: 'col' }, t('d.result')))),
       h('tbody', {}, rows)),
   ];
 }
 
 function kmsRequest(k) {
   const integrity = k.integrity.check === 'mac'
-    ? badge(k.integrity.valid ? 'MAC valid' : 'MAC INVALID', k.integrity.valid ? 'ok' : 'bad', 'integrity')
-    : badge(k.integrity.valid ? 'decrypted, padding valid' : 'does not decrypt (padding invalid)', k.integrity.valid ? 'ok' : 'bad', 'integrity');
+    ? badge(t(k.integrity.valid ? 'd.mac.valid' : 'd.mac.invalid'), k.integrity.valid ? 'ok' : 'bad', 'integrity')
+    : badge(t(k.integrity.valid ? 'd.padding.valid' : 'd.padding.invalid'), k.integrity.valid ? 'ok' : 'bad', 'integrity');
   const version = h('span', {}, h('span', { dataset: { field: 'version' } }, k.version),
-    k.supported ? null : h('span', {}, ' ', badge('not a version hosts answer (4.0, 5.0, 6.0)', 'bad')));
-  return h('section', { 'aria-label': 'KMS request', class: 'kms' }, h('h4', {}, 'KMS request'), kv([
-    ['Protocol version', version],
-    ['Integrity', integrity],
-    ['Application', named(k.application), 'application'],
-    ['Product (SKU)', named(k.sku), 'sku'],
-    ['KMS counted id', named(k.kms_id), 'kms_id'],
-    ['Client machine id (CMID)', k.cmid, 'cmid'],
-    ['Previous CMID', k.previous_cmid, 'previous_cmid'],
-    ['Workstation', k.workstation, 'workstation'],
-    ['Licence status', k.license_status ? `${k.license_status.value} (${k.license_status.name})` : null, 'license_status'],
-    ['Remaining in state', k.binding_expiration_minutes === undefined ? null : `${k.binding_expiration_minutes} minutes`, 'binding_expiration'],
-    ['N policy (minimum count)', k.n_policy, 'n_policy'],
-    ['Request time', k.request_time, 'request_time'],
-    ['Virtual machine', k.vm === undefined ? null : yesNo(k.vm), 'vm'],
-    ['Request IV', k.iv, 'iv'],
-    ['Bytes after the message', k.trailing_bytes ? String(k.trailing_bytes) : null],
+    k.supported ? null : h('span', {}, ' ', badge(t('d.unsupported'), 'bad')));
+  return h('section', { 'aria-label': t('d.kms.request'), class: 'kms' }, h('h4', {}, t('d.kms.request')), kv([
+    [t('d.version'), version],
+    [t('d.integrity'), integrity],
+    [t('d.application'), named(k.application), 'application'],
+    [t('d.sku'), named(k.sku), 'sku'],
+    [t('d.kms_id'), named(k.kms_id), 'kms_id'],
+    [t('d.cmid'), k.cmid, 'cmid'],
+    [t('d.prev_cmid'), k.previous_cmid, 'previous_cmid'],
+    [t('d.workstation'), k.workstation, 'workstation'],
+    [t('d.license'), k.license_status ? `${k.license_status.value} (${k.license_status.name})` : null, 'license_status'],
+    [t('d.remaining'), k.binding_expiration_minutes === undefined ? null : minutes(k.binding_expiration_minutes), 'binding_expiration'],
+    [t('d.npolicy'), k.n_policy, 'n_policy'],
+    [t('d.time'), k.request_time, 'request_time'],
+    [t('d.vm'), k.vm === undefined ? null : yesNo(k.vm), 'vm'],
+    [t('d.iv'), k.iv, 'iv'],
+    [t('d.trailing'), k.trailing_bytes ? String(k.trailing_bytes) : null],
   ]));
 }
 
 function kmsResponse(k) {
-  const v = k.verdict === 'verified' ? badge('verifies', 'ok', 'verdict')
-    : k.verdict === 'failed' ? badge(`does NOT verify (${k.failed_check})`, 'bad', 'verdict')
-      : badge('partly checked (request not in the input)', 'unknown', 'verdict');
+  const v = k.verdict === 'verified' ? badge(t('d.verifies'), 'ok', 'verdict')
+    : k.verdict === 'failed' ? badge(t('d.not.verify', { check: k.failed_check }), 'bad', 'verdict')
+      : badge(t('d.partly'), 'unknown', 'verdict');
   const p = k.epid_parts;
   const parts = p ? kv([
-    ['Host platform id', p.platform_id],
-    ['Group id', p.group_id, 'group_id'],
-    ['CSVLK', p.csvlk],
-    ['Key id', p.key_id],
-    ['Channel', p.channel],
-    ['LCID', p.lcid],
-    ['Host OS build', p.host_os ? `${p.host_build} (${p.host_os})` : p.host_build, 'host_build'],
-    ['CSVLK activation date', p.activation_date, 'activation_date'],
-  ]) : h('p', { class: 'status' }, 'Not in the canonical ePID format.');
+    [t('d.platform'), p.platform_id],
+    [t('d.group'), p.group_id, 'group_id'],
+    [t('d.csvlk'), p.csvlk],
+    [t('d.keyid'), p.key_id],
+    [t('d.channel'), p.channel],
+    [t('d.lcid'), p.lcid],
+    [t('d.hostbuild'), p.host_os ? `${p.host_build} (${p.host_os})` : p.host_build, 'host_build'],
+    [t('d.actdate'), p.activation_date, 'activation_date'],
+  ]) : h('p', { class: 'status' }, t('d.noncanonical'));
   const checks = h('ul', { class: 'checks', dataset: { field: 'checks' } },
     k.checks.map((c) => h('li', { class: c.outcome, dataset: { check: c.id, outcome: c.outcome } },
-      `${c.what}: ${c.outcome}`)));
-  return h('section', { 'aria-label': 'KMS response', class: 'kms' }, h('h4', {}, 'KMS response ', v), kv([
-    ['Protocol version', k.version, 'version'],
-    ['Host ePID', k.epid, 'epid'],
-    ['HwId', k.hwid, 'hwid'],
-    ['Client machine id (echo)', k.cmid, 'cmid'],
-    ['Request time (echo)', k.request_time, 'request_time'],
-    ['Current count', k.current_count, 'current_count'],
-    ['Activation interval', `${k.activation_interval_minutes} minutes`, 'activation_interval'],
-    ['Renewal interval', `${k.renewal_interval_minutes} minutes`, 'renewal_interval'],
-    ['Count reaches N policy', k.count_sufficient === null ? null : yesNo(k.count_sufficient), 'count_sufficient'],
-  ]), h('details', {}, h('summary', {}, 'ePID parts'), parts), h('h5', {}, 'Checks'), checks);
+      `${checkName(c)}: ${t(`outcome.${c.outcome}`)}`)));
+  return h('section', { 'aria-label': t('d.kms.response'), class: 'kms' }, h('h4', {}, `${t('d.kms.response')} `, v), kv([
+    [t('d.version'), k.version, 'version'],
+    [t('d.epid'), k.epid, 'epid'],
+    [t('d.hwid'), k.hwid, 'hwid'],
+    [t('d.cmid.echo'), k.cmid, 'cmid'],
+    [t('d.time.echo'), k.request_time, 'request_time'],
+    [t('d.count'), k.current_count, 'current_count'],
+    [t('d.act.interval'), minutes(k.activation_interval_minutes), 'activation_interval'],
+    [t('d.ren.interval'), minutes(k.renewal_interval_minutes), 'renewal_interval'],
+    [t('d.sufficient'), k.count_sufficient === null ? null : yesNo(k.count_sufficient), 'count_sufficient'],
+  ]), h('details', {}, h('summary', {}, t('d.epid.parts')), parts), h('h5', {}, t('d.checks')), checks);
 }
 
 function kmsError(e) {
-  return e ? h('p', { class: 'error', dataset: { field: 'kms_error' } }, e.message) : null;
+  return e ? h('p', { class: 'error', dataset: { field: 'kms_error' } }, translateDecoderError(e.message)) : null;
 }
 
 function request(r) {
   return [
     kv([
-      ['Context / opnum', `${r.context_id} / ${r.opnum}`],
-      ['Transfer syntax', `${r.syntax} (${r.syntax_source})`, 'syntax'],
-      ['Stub', `${r.stub_length} bytes (alloc_hint ${r.alloc_hint})`],
+      [t('d.ctx.opnum'), `${r.context_id} / ${r.opnum}`],
+      [t('d.transfer'), `${r.syntax} (${source(r.syntax_source)})`, 'syntax'],
+      [t('d.stub'), t('d.stub.value', { n: r.stub_length, hint: r.alloc_hint })],
     ]),
     r.kms ? kmsRequest(r.kms) : null,
     kmsError(r.kms_error),
@@ -178,10 +188,10 @@ function request(r) {
 function response(r) {
   return [
     kv([
-      ['Context', r.context_id],
-      ['Transfer syntax', `${r.syntax} (${r.syntax_source})`, 'syntax'],
-      ['Stub', `${r.stub_length} bytes (alloc_hint ${r.alloc_hint})`],
-      ['Refused with', r.refusal ? `${r.refusal.hresult}${r.refusal.name ? ` ${r.refusal.name}` : ''}` : null, 'refusal'],
+      [t('d.context'), r.context_id],
+      [t('d.transfer'), `${r.syntax} (${source(r.syntax_source)})`, 'syntax'],
+      [t('d.stub'), t('d.stub.value', { n: r.stub_length, hint: r.alloc_hint })],
+      [t('d.refused'), r.refusal ? `${r.refusal.hresult}${r.refusal.name ? ` ${r.refusal.name}` : ''}` : null, 'refusal'],
     ]),
     r.kms ? kmsResponse(r.kms) : null,
     kmsError(r.kms_error),
@@ -191,32 +201,44 @@ function response(r) {
 function item(it) {
   if (it.type === 'error') {
     return h('article', { class: 'pdu err', dataset: { type: 'error' } },
-      h('h3', {}, 'Malformed input'), h('p', { class: 'error', dataset: { field: 'error' } }, it.message));
+      h('h3', {}, t('d.malformed')), h('p', { class: 'error', dataset: { field: 'error' } }, translateDecoderError(it.message)));
   }
   const hd = it.header;
-  const meta = [DIR[it.direction], `${it.length} bytes at offset ${it.offset}`];
-  if (hd) meta.push(`call id ${hd.call_id}`, `flags ${hd.flags} (${hd.flag_names.join(' ')})`);
-  if (it.frame !== null) meta.push(`packet ${it.frame}`);
+  const meta = [dir(it.direction), t('d.bytes.at', { n: it.length, offset: it.offset })];
+  if (hd) meta.push(t('d.callid', { id: hd.call_id }), t('d.flags', { flags: hd.flags, names: hd.flag_names.join(' ') }));
+  if (it.frame !== null) meta.push(t('d.packet', { n: it.frame }));
   let body = [];
   if (it.bind) body = bind(it.bind);
   else if (it.bind_ack) body = bindAck(it.bind_ack);
-  else if (it.bind_nak) body = [kv([['Reason', `${it.bind_nak.reason} (${it.bind_nak.reason_name})`]])];
+  else if (it.bind_nak) body = [kv([[t('d.reason'), `${it.bind_nak.reason} (${it.bind_nak.reason_name})`]])];
   else if (it.request) body = request(it.request);
   else if (it.response) body = response(it.response);
-  else if (it.fault) body = [kv([['Status', `${it.fault.status} ${it.fault.status_name}`, 'fault_status'], ['Context', it.fault.context_id]])];
+  else if (it.fault) body = [kv([[t('d.status'), `${it.fault.status} ${it.fault.status_name}`, 'fault_status'], [t('d.context'), it.fault.context_id]])];
   else if (it.kms_request) body = [kmsRequest(it.kms_request)];
   else if (it.kms_response) body = [kmsResponse(it.kms_response)];
-  return h('article', { class: `pdu ${it.direction}`, dataset: { type: it.type, index: it.index }, 'aria-label': `${it.type}, ${DIR[it.direction]}` },
-    h('h3', {}, h('span', {}, `#${it.index} ${it.type}`), h('span', { class: 'meta' }, meta.join(' · '))),
+  return h('article', { class: `pdu ${it.direction}`, dataset: { type: it.type, index: it.index }, 'aria-label': `${ptype(it.type)}, ${dir(it.direction)}` },
+    h('h3', {}, h('span', {}, `#${it.index} ${ptype(it.type)}`), h('span', { class: 'meta' }, meta.join(' · '))),
     body);
 }
 
-export function render(report) {
+/** The last report shown and the file it came from, re-rendered on a change of language. */
+let shown = null;
+
+/** A check's name in the page's language, by its stable id. */
+function checkName(c) {
+  if (c.id === 'iv') return t(/differs/.test(c.what) ? 'check.iv.differ' : 'check.iv.equal');
+  const key = `check.${c.id}`;
+  const name = t(key);
+  return name === key ? c.what : name;
+}
+
+export function render(report, file = null) {
+  shown = { report, file };
   const err = $('decode-error');
   const out = $('conversation');
   out.replaceChildren();
   if (report.error) {
-    err.textContent = report.error.message;
+    err.textContent = translateDecoderError(report.error.message);
     err.hidden = false;
     $('decode-summary').textContent = '';
     return;
@@ -225,19 +247,25 @@ export function render(report) {
   const convs = report.conversations;
   const nItems = convs.reduce((n, c) => n + c.items.filter((i) => i.type !== 'error').length, 0);
   const nErr = convs.reduce((n, c) => n + c.errors, 0);
-  $('decode-summary').textContent = `${report.source}: ${report.bytes} bytes, ${convs.length} conversation${convs.length === 1 ? '' : 's'}, `
-    + `${nItems} PDU${nItems === 1 ? '' : 's'}${nErr ? `, ${nErr} problem${nErr === 1 ? '' : 's'}` : ''}`;
+  const counts = [t('d.summary.bytes', { n: report.bytes }), t('d.summary.convs', { n: convs.length }), t('d.summary.pdus', { n: nItems })];
+  if (nErr) counts.push(t('d.summary.problems', { n: nErr }));
+  $('decode-summary').textContent = `${file ? `${file} — ` : ''}${report.source}: ${counts.join(', ')}`;
   for (const n of report.notes) out.append(h('p', { class: 'note' }, n));
   convs.forEach((c, i) => {
-    const sec = h('section', { class: 'conversation', 'aria-label': `Conversation ${i + 1}` });
-    if (c.client) sec.append(h('h2', { class: 'conv-head' }, `Conversation ${i + 1}: ${c.client} → ${c.server}`));
+    const sec = h('section', { class: 'conversation', 'aria-label': t('d.conversation', { n: i + 1 }) });
+    if (c.client) sec.append(h('h2', { class: 'conv-head' }, t('d.conversation.head', { n: i + 1, client: c.client, server: c.server })));
     for (const n of c.notes) sec.append(h('p', { class: 'note' }, n));
     for (const it of c.items) sec.append(item(it));
     out.append(sec);
   });
 }
 
+// The decode of typed hex waits for a pause in typing; a click or a file
+// cancels the wait, so a late hex decode never replaces a newer result.
+let hexTimer = null;
+
 function decodeText() {
+  clearTimeout(hexTimer);
   const text = $('hex').value;
   if (!text.trim()) { render({ error: null, conversations: [], notes: [], source: 'hex', bytes: 0 }); $('decode-summary').textContent = ''; return; }
   withDecoder((m) => {
@@ -247,10 +275,10 @@ function decodeText() {
 }
 
 async function decodeBlob(file) {
+  clearTimeout(hexTimer);
   const [bytes] = await Promise.all([file.arrayBuffer().then((b) => new Uint8Array(b)), loadDecoder().catch(() => null)]);
   withDecoder((m) => {
-    render(JSON.parse(m.decode_file(bytes)));
-    $('decode-summary').textContent = `${file.name} — ${$('decode-summary').textContent}`;
+    render(JSON.parse(m.decode_file(bytes)), file.name);
   });
 }
 
@@ -259,7 +287,8 @@ export function setupDecoder() {
   const nav = document.querySelector('nav a[data-view=decoder]');
   for (const ev of ['pointerenter', 'focus']) nav.addEventListener(ev, () => { loadDecoder().catch(() => {}); }, { once: true });
   $('decode-btn').addEventListener('click', decodeText);
-  $('hex').addEventListener('input', debounce(decodeText, 250));
+  onLanguage(() => { if (shown && (shown.report.error || shown.report.conversations.length)) render(shown.report, shown.file); });
+  $('hex').addEventListener('input', () => { clearTimeout(hexTimer); hexTimer = setTimeout(decodeText, 250); });
   $('clear-btn').addEventListener('click', () => {
     $('hex').value = '';
     $('file').value = '';

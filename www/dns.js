@@ -1,6 +1,8 @@
 // DNS helper: the _vlmcs._tcp SRV record as a zone line and as PowerShell.
 import { dns_records } from './pkg/kmsedge.js';
 import { $, copyText, debounce } from './dom.js';
+import { t, onLanguage } from './i18n.js';
+import { translateError } from './wasm-errors.js';
 
 function render() {
   const domain = $('dns-domain').value;
@@ -11,7 +13,7 @@ function render() {
   const port = Number.parseInt($('dns-port').value, 10);
   const r = JSON.parse(dns_records(domain, host, Number.isInteger(port) && port > 0 && port < 65536 ? port : 0));
   if (r.error) {
-    err.textContent = r.error;
+    err.textContent = translateError(r.error);
     err.hidden = false;
     out.hidden = true;
     return;
@@ -26,7 +28,8 @@ function render() {
 export function setupDns() {
   const r = debounce(render, 100);
   for (const id of ['dns-domain', 'dns-host', 'dns-port']) $(id).addEventListener('input', r);
+  onLanguage(render);
   for (const b of document.querySelectorAll('#view-dns [data-copy-from]')) {
-    b.addEventListener('click', () => copyText($(b.dataset.copyFrom).textContent, 'the record'));
+    b.addEventListener('click', () => copyText($(b.dataset.copyFrom).textContent, t('dns.record')));
   }
 }

@@ -1,4 +1,5 @@
 // Small DOM helpers: every string goes in as text, never as HTML.
+import { t } from './i18n.js';
 
 /** Creates an element: h('dd', {class: 'x', dataset: {field: 'epid'}}, 'text', child). */
 export function h(tag, attrs = {}, ...children) {
@@ -41,18 +42,18 @@ export async function copyText(text, what) {
     ta.remove();
   }
   document.body.dataset.copied = text;
-  announce(ok ? `Copied ${what}` : `Could not copy ${what}; select it and copy by hand`);
+  announce(t(ok ? 'copy.done' : 'copy.failed', { what }));
   return ok;
 }
 
 /** A copy button for the text `text`, labelled for screen readers. */
-export function copyButton(text, what, label = 'Copy') {
+export function copyButton(text, what, label = t('copy')) {
   return h('button', {
-    type: 'button', class: 'copy', 'aria-label': `Copy ${what}`,
+    type: 'button', class: 'copy', 'aria-label': t('copy.what', { what }),
     onclick: async (ev) => {
       const b = ev.currentTarget;
       if (await copyText(text, what)) {
-        b.textContent = 'Copied';
+        b.textContent = t('copied');
         setTimeout(() => { b.textContent = label; }, 1500);
       }
     },

@@ -5,9 +5,11 @@
 // host). host.js owns the token and the refresh; this module only builds
 // the section and loads pages through the `api` functions it is given.
 import { h, debounce } from './dom.js';
+import { t, number, dateTime } from './i18n.js';
 
-const PERIODS = [['', 'Any time'], ['86400', 'Last 24 hours'], ['604800', 'Last 7 days'], ['2592000', 'Last 30 days']];
-const HEAD = ['Time', 'Event', 'Result', 'Workstation or record', 'Address or branch', 'Product or server', 'Count'];
+// Labels are message keys, read when the section is built (in the page's language).
+const PERIODS = [['', 'ev.any'], ['86400', 'ev.24h'], ['604800', 'ev.7d'], ['2592000', 'ev.30d']];
+const HEAD = ['ev.col.time', 'ev.col.event', 'ev.col.result', 'ev.col.ws', 'ev.col.remote', 'ev.col.product', 'ev.col.count'];
 const FILTER = { kind: '', result: '', period: '', workstation: '', product: '', cmid: '', offset: 0, limit: 25 };
 
 /** The query string of a filter (times relative to `now`, Unix seconds). */
@@ -21,10 +23,7 @@ export function eventsQuery(f, now = Math.floor(Date.now() / 1000)) {
 }
 
 const pad = (n) => String(n).padStart(2, '0');
-function localTime(unix) {
-  const d = new Date(unix * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
+const localTime = (unix) => dateTime(new Date(unix * 1000), { dateStyle: 'short', timeStyle: 'medium' });
 
 function cells(e) {
   const ok = e.result === '0x00000000';
@@ -32,7 +31,7 @@ function cells(e) {
   if (e.kind === 'dns') {
     return [
       h('td', {}, time),
-      h('td', {}, `${e.event_id} DNS ${ok ? 'published' : 'failed'}`),
+      h('td', {}, t(ok ? 'ev.dns.ok' : 'ev.dns.failed', { id: String(e.event_id) })),
       h('td', { class: ok ? 'ok' : 'bad', title: e.message ?? '' }, e.result),
       h('td', { class: 'mono' }, e.name ?? ''),
       h('td', {}, ''),
@@ -42,12 +41,12 @@ function cells(e) {
   }
   return [
     h('td', {}, time),
-    h('td', { title: `protocol ${e.protocol}` }, `${e.event_id} request`),
+    h('td', { title: t('ev.protocol', { protocol: e.protocol }) }, t('ev.request', { id: String(e.event_id) })),
     h('td', { class: ok ? 'ok' : 'bad' }, e.result),
     h('td', { title: e.cmid ?? '' }, e.workstation ?? ''),
     h('td', { class: 'mono' }, e.remote ?? ''),
     h('td', { title: e.sku_name ?? '' }, e.product ?? ''),
-    h('td', { class: 'num' }, e.reported === null || e.reported === undefined ? '—' : String(e.reported)),
+    h('td', { class: 'num' }, e.reported === null || e.reported === undefined ? '—' : number(e.reported)),
   ];
 }
 
@@ -62,40 +61,39 @@ export function eventsSection({ api, download, fail }) {
   let total = 0;
   const select = (id, label, key, options) => {
     const s = h('select', { id, 'aria-controls': 'hd-events' },
-      options.map(([v, text]) => h('option', { value: v, selected: v === f[key] }, text)));
+      options.map(([v, text]) => h('option', { value: v, selected: v === f[key] }, t(text))));
     s.addEventListener('change', () => { f[key] = s.value; f.offset = 0; load(); });
-    return h('div', { class: 'field' }, h('label', { for: id }, label), s);
+    return h('div', { class: 'field' }, h('label', { for: id }, t(label)), s);
   };
   const text = (id, label, key, placeholder) => {
-    const i = h('input', { id, type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder, 'aria-controls': 'hd-events' });
+    const i = h('input', { id, type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: t(placeholder), 'aria-controls': 'hd-events' });
     i.addEventListener('input', debounce(() => { f[key] = i.value; f.offset = 0; load(); }, 250));
-    return h('div', { class: 'field' }, h('label', { for: id }, label), i);
+    return h('div', { class: 'field' }, h('label', { for: id }, t(label)), i);
   };
   const tbody = h('tbody');
   const range = h('p', { class: 'status', id: 'hd-ev-range', role: 'status', 'aria-live': 'polite' });
   const pageOf = h('span', { class: 'status', id: 'hd-ev-page' });
   const status = h('span', { class: 'status', id: 'hd-ev-export-status', role: 'status', 'aria-live': 'polite' });
   // Newest first: the next page holds older events.
-  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-prev', onclick: () => { f.offset = Math.max(0, f.offset - f.limit); load(); } }, 'Newer');
-  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-next', onclick: () => { f.offset += f.limit; load(); } }, 'Older');
-  const csv = h('button', { type: 'button', id: 'hd-ev-csv', onclick: exportCsv }, 'Download CSV');
+  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-prev', onclick: () => { f.offset = Math.max(0, f.offset - f.limit); load(); } }, t('ev.newer'));
+  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-ev-next', onclick: () => { f.offset += f.limit; load(); } }, t('ev.older'));
+  const csv = h('button', { type: 'button', id: 'hd-ev-csv', onclick: exportCsv }, t('ev.csv'));
 
   const el = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-events' },
-    h('h2', { id: 'hd-h-events' }, 'Events'),
-    h('p', { class: 'hd-note' }, 'One event per request (12290, as a genuine host logs it) and per DNS publishing attempt ',
-      '(12294 published, 12293 failed), newest first; kept for the host’s event retention.'),
+    h('h2', { id: 'hd-h-events' }, t('ev.title')),
+    h('p', { class: 'hd-note' }, t('ev.note')),
     h('form', { class: 'fields', role: 'search', onsubmit: (e) => e.preventDefault() },
-      select('hd-ev-kind', 'Kind', 'kind', [['', 'All'], ['request', 'Requests'], ['dns', 'DNS publishing']]),
-      select('hd-ev-result', 'Result', 'result', [['', 'All'], ['ok', 'Success'], ['error', 'Error']]),
-      select('hd-ev-period', 'Period', 'period', PERIODS),
-      text('hd-ev-ws', 'Workstation', 'workstation', 'part of a name'),
-      text('hd-ev-product', 'Product', 'product', 'name or id'),
-      text('hd-ev-cmid', 'CMID', 'cmid', 'a whole CMID')),
+      select('hd-ev-kind', 'ev.kind', 'kind', [['', 'hd.all'], ['request', 'ev.kind.request'], ['dns', 'ev.kind.dns']]),
+      select('hd-ev-result', 'ev.result', 'result', [['', 'hd.all'], ['ok', 'ev.result.ok'], ['error', 'ev.result.error']]),
+      select('hd-ev-period', 'ev.period', 'period', PERIODS),
+      text('hd-ev-ws', 'ev.ws', 'workstation', 'ev.ws.placeholder'),
+      text('hd-ev-product', 'ev.product', 'product', 'ev.product.placeholder'),
+      text('hd-ev-cmid', 'ev.cmid', 'cmid', 'ev.cmid.placeholder')),
     h('div', { class: 'hd-toolbar' }, range, csv, status),
     h('div', { class: 'hd-scroll', role: 'region', 'aria-labelledby': 'hd-h-events', tabindex: '0' },
       h('table', { class: 'hd-events', id: 'hd-events' },
-        h('caption', { class: 'visually-hidden' }, 'Events, newest first'),
-        h('thead', {}, h('tr', {}, HEAD.map((t) => h('th', { scope: 'col' }, t)))), tbody)),
+        h('caption', { class: 'visually-hidden' }, t('ev.caption')),
+        h('thead', {}, h('tr', {}, HEAD.map((k) => h('th', { scope: 'col' }, t(k))))), tbody)),
     h('div', { class: 'hd-pager' }, prev, pageOf, next));
 
   function apply(page) {
@@ -105,11 +103,11 @@ export function eventsSection({ api, download, fail }) {
       tbody.dataset.key = key;
       tbody.replaceChildren(...(page.events.length
         ? page.events.map((e) => h('tr', { dataset: { kind: e.kind, eventId: e.event_id } }, cells(e)))
-        : [h('tr', { class: 'hd-empty' }, h('td', { colspan: HEAD.length }, 'No event matches.'))]));
+        : [h('tr', { class: 'hd-empty' }, h('td', { colspan: HEAD.length }, t('ev.none')))]));
     }
     const from = page.events.length ? page.offset + 1 : 0;
-    range.textContent = page.total ? `Events ${from}–${page.offset + page.events.length} of ${page.total}` : 'No events.';
-    pageOf.textContent = `Page ${Math.floor(page.offset / f.limit) + 1} of ${Math.max(1, Math.ceil(page.total / f.limit))}`;
+    range.textContent = page.total ? t('ev.range', { from, to: page.offset + page.events.length, n: page.total }) : t('ev.range.none');
+    pageOf.textContent = t('hd.page', { page: Math.floor(page.offset / f.limit) + 1, pages: Math.max(1, Math.ceil(page.total / f.limit)) });
     prev.disabled = page.offset === 0;
     next.disabled = page.offset + f.limit >= page.total;
     csv.disabled = page.total === 0;
@@ -130,7 +128,7 @@ export function eventsSection({ api, download, fail }) {
       }
       apply(page);
     } catch (e) {
-      if (mine === seq) fail(e, 'the events');
+      if (mine === seq) fail(e, t('ev.the.events'));
     }
   }
 
@@ -139,12 +137,12 @@ export function eventsSection({ api, download, fail }) {
     const d = new Date();
     const name = `kmsedge-events-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}.csv`;
     csv.disabled = true;
-    status.textContent = 'Exporting…';
+    status.textContent = t('hd.exporting');
     try {
       await download(`api/events.csv?${p}`, name);
-      status.textContent = `Saved ${name}`;
+      status.textContent = t('ev.saved', { name });
     } catch (e) {
-      status.textContent = `Export failed: ${e.message}`;
+      status.textContent = t('hd.export.failed', { message: e.message });
       fail(e, null);
     } finally {
       csv.disabled = total === 0;

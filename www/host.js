@@ -14,6 +14,7 @@
 // from the page. While the view is visible the data refreshes every few
 // seconds in place: inputs, sort, page, focus and scroll stay as they are.
 import { $, h, announce, debounce } from './dom.js';
+import { t, number, dateTime, onLanguage } from './i18n.js';
 import { stackedBars } from './chart.js';
 import { eventsSection } from './events.js';
 
@@ -28,42 +29,42 @@ const APPLICATIONS = {
   '0ff1ce15-a989-479d-af46-f275c6370663': 'Office 2013+',
 };
 
-// `slmgr /dlv` names the licence states this way.
+// `slmgr /dlv` names the licence states this way (message keys hd.dlv.*).
 const DLV_STATUS = [
-  ['Unlicensed', 'Unlicensed'],
-  ['Licensed', 'Licensed'],
-  ['OOB grace', 'Initial grace period'],
-  ['OOT grace', 'License expired or Hardware out of tolerance'],
-  ['Non-genuine grace', 'Non-genuine grace period'],
-  ['Notification', 'Notification'],
-  ['Extended grace', 'Extended grace period'],
+  ['Unlicensed', 'unlicensed'],
+  ['Licensed', 'licensed'],
+  ['OOB grace', 'oob'],
+  ['OOT grace', 'oot'],
+  ['Non-genuine grace', 'nongenuine'],
+  ['Notification', 'notification'],
+  ['Extended grace', 'extended'],
 ];
 
-// Last results: a short phrase in the table, the Windows name as its tooltip.
+// Last results: a short phrase in the table (message hd.hr.<code>), the Windows name as its tooltip.
 const HRESULTS = {
-  '0x00000000': ['activated', 'S_OK'],
-  '0xC004F038': ['count too low', 'SL_E_VL_NOT_ENOUGH_COUNT'],
-  '0xC004F039': ['binding service off', 'SL_E_VL_BINDING_SERVICE_NOT_ENABLED'],
-  '0xC004F041': ['host not activated', 'SL_E_VL_KEY_MANAGEMENT_SERVICE_NOT_ACTIVATED'],
-  '0xC004F042': ['product not served', 'SL_E_VL_KEY_MANAGEMENT_SERVICE_ID_MISMATCH'],
-  '0xC004F06C': ['clock too far off', 'SL_E_VL_INVALID_TIMESTAMP'],
-  '0xC004F074': ['no host answered', 'SL_E_VL_BINDING_SERVICE_UNAVAILABLE'],
-  '0xC004D104': ['CMID list full', '0xC004D104'],
-  '0x8007000D': ['invalid request', 'ERROR_INVALID_DATA'],
+  '0x00000000': 'S_OK',
+  '0xC004F038': 'SL_E_VL_NOT_ENOUGH_COUNT',
+  '0xC004F039': 'SL_E_VL_BINDING_SERVICE_NOT_ENABLED',
+  '0xC004F041': 'SL_E_VL_KEY_MANAGEMENT_SERVICE_NOT_ACTIVATED',
+  '0xC004F042': 'SL_E_VL_KEY_MANAGEMENT_SERVICE_ID_MISMATCH',
+  '0xC004F06C': 'SL_E_VL_INVALID_TIMESTAMP',
+  '0xC004F074': 'SL_E_VL_BINDING_SERVICE_UNAVAILABLE',
+  '0xC004D104': '0xC004D104',
+  '0x8007000D': 'ERROR_INVALID_DATA',
 };
 
-// Table columns: key = the API's sort column; first sort direction.
+// Table columns: key = the API's sort column (label: message hd.col.<key>); first sort direction.
 const COLUMNS = [
-  { key: 'workstation', label: 'Workstation', first: 'asc' },
-  { key: 'cmid', label: 'CMID', first: 'asc' },
+  { key: 'workstation', first: 'asc' },
+  { key: 'cmid', first: 'asc' },
   // The API sorts by stored columns: "product" groups by counted id.
-  { key: 'kms_id', label: 'Product', first: 'asc' },
-  { key: 'license_status', label: 'Licence status', first: 'asc' },
-  { key: 'remote', label: 'Address or branch', first: 'asc' },
-  { key: 'first_seen', label: 'First seen', first: 'desc' },
-  { key: 'last_seen', label: 'Last seen', first: 'desc' },
-  { key: 'requests', label: 'Requests', first: 'desc' },
-  { key: 'last_hresult', label: 'Last result', first: 'asc' },
+  { key: 'kms_id', first: 'asc' },
+  { key: 'license_status', first: 'asc' },
+  { key: 'remote', first: 'asc' },
+  { key: 'first_seen', first: 'desc' },
+  { key: 'last_seen', first: 'desc' },
+  { key: 'requests', first: 'desc' },
+  { key: 'last_hresult', first: 'asc' },
 ];
 
 const CSV_COLUMNS = [
@@ -166,50 +167,54 @@ const pad = (n) => String(n).padStart(2, '0');
 function isoUtc(unix) {
   return unix ? new Date(unix * 1000).toISOString().replace('.000Z', 'Z') : '';
 }
-function localTime(unix) {
-  const d = new Date(unix * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
+/** Date and time in the page's language, the visitor's time zone. */
+const localTime = (unix) => dateTime(new Date(unix * 1000), { dateStyle: 'short', timeStyle: 'medium' });
 function duration(secs) {
   secs = Math.max(0, Math.floor(secs));
   const d = Math.floor(secs / 86400);
   const hr = Math.floor((secs % 86400) / 3600);
   const mi = Math.floor((secs % 3600) / 60);
-  if (d) return `${d} d ${hr} h`;
-  if (hr) return `${hr} h ${mi} min`;
-  if (mi) return `${mi} min ${secs % 60} s`;
-  return `${secs} s`;
+  if (d) return t('hd.dur.dh', { d, h: hr });
+  if (hr) return t('hd.dur.hm', { h: hr, m: mi });
+  if (mi) return t('hd.dur.ms', { m: mi, s: secs % 60 });
+  return t('hd.dur.s', { s: secs });
 }
 function minutes(m) {
-  const parts = m % 1440 === 0 ? `${m / 1440} day${m === 1440 ? '' : 's'}`
-    : m % 60 === 0 ? `${m / 60} hour${m === 60 ? '' : 's'}` : null;
-  return `${m} minutes${parts ? ` (${parts})` : ''}`;
+  const parts = m % 1440 === 0 ? t('hd.days', { n: m / 1440 }) : m % 60 === 0 ? t('hd.hours', { n: m / 60 }) : null;
+  return parts ? t('hd.minutes.with', { minutes: t('hd.minutes', { n: m }), parts }) : t('hd.minutes', { n: m });
 }
 const appName = (id) => APPLICATIONS[id] ?? id;
-const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+// Values the API words in English, by their fixed wording; anything else as it came.
+const licenceName = (name) => {
+  const known = DLV_STATUS.find(([api]) => api === name);
+  return known ? t(`hd.dlv.${known[1]}`) : name;
+};
+function origin(o) {
+  if (o === 'generated' || o === 'fixed') return t(`hd.origin.${o}`);
+  const m = /^installed key …(.+)$/.exec(o ?? '');
+  return m ? t('hd.origin.installed', { last: m[1] }) : o ?? '';
+}
+const DNS_STATES = ['off', 'publishing', 'published', 'removed', 'stopped (nothing was published)'];
+const dnsState = (s) => (DNS_STATES.includes(s) ? t(`hd.dnsstate.${DNS_STATES.indexOf(s)}`) : s);
 
 function countMode(p) {
   switch (p.count_mode) {
-    case 'sufficient': return 'sufficient: reports max(genuine, 2 × N), so every client activates';
-    case 'genuine': return 'genuine: reports the distinct clients of the last 30 days, like a genuine host';
-    case 'fixed': return `fixed: always reports ${p.fixed_count}`;
+    case 'sufficient': case 'genuine': return t(`hd.mode.${p.count_mode}`);
+    case 'fixed': return t('hd.mode.fixed', { n: p.fixed_count });
     default: return p.count_mode;
   }
 }
 function scope(p, names) {
   switch (p.scope) {
-    case 'covered': return 'what the host’s keys cover, and products newer than the catalogue';
-    case 'all': return 'all products (any counted id)';
-    case 'known': return 'products in the catalogue';
-    case 'genuine': return 'only what the host’s keys cover';
-    case 'list': return `only ${plural(p.scope_ids.length, 'counted id')}: ${p.scope_ids.map((id) => names.get(id) ? `${names.get(id)} (${id})` : id).join(', ')}`;
+    case 'covered': case 'all': case 'known': case 'genuine': return t(`hd.scope.${p.scope}`);
+    case 'list': return t('hd.scope.list', { n: p.scope_ids.length, ids: p.scope_ids.map((id) => names.get(id) ? `${names.get(id)} (${id})` : id).join(', ') });
     default: return p.scope;
   }
 }
 function skew(secs) {
-  if (secs === null || secs === undefined) return 'off: any client clock is accepted';
-  const hours = secs % 3600 === 0 ? `${secs / 3600} h` : `${secs} s`;
-  return `on: refuses clients whose clock is more than ${hours} off (${secs} s)`;
+  if (secs === null || secs === undefined) return t('hd.skew.off');
+  const hours = secs % 3600 === 0 ? t('hd.skew.hours', { n: secs / 3600 }) : t('hd.skew.secs', { n: secs });
+  return t('hd.skew.on', { hours, secs: t('hd.skew.secs', { n: secs }) });
 }
 
 /** Sets text only when it differs, so nothing re-renders or re-announces needlessly. */
@@ -224,9 +229,9 @@ function setText(el, text) {
  * edge spaces; quotes doubled. Text that a spreadsheet would run as a
  * formula (leading = + - @ tab CR) gets a leading apostrophe. */
 export function csvField(v) {
-  let t = v === null || v === undefined ? '' : String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(t)) t = `'${t}`;
-  return /[",\r\n]|^\s|\s$/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
+  let s = v === null || v === undefined ? '' : String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 export function csvOf(rows) {
   const lines = [CSV_COLUMNS.map(([name]) => name).join(',')];
@@ -241,7 +246,7 @@ function field(label, key) {
   return { nodes: [h('dt', {}, label), dd], dd };
 }
 
-function card(title, ...children) {
+function card(title, ...children) {  // title: already in the page's language
   return h('section', { class: 'hd-card', 'aria-label': title }, h('h3', {}, title), ...children);
 }
 const wide = (el) => { el.classList.add('hd-wide'); return el; };
@@ -260,51 +265,50 @@ function build() {
     schedule();
   });
   const toolbar = h('div', { class: 'hd-toolbar' },
-    h('label', { class: 'hd-check' }, auto, ` Refresh every ${REFRESH_MS / 1000} s`),
-    h('button', { type: 'button', class: 'secondary', id: 'hd-refresh', onclick: () => refresh(true) }, 'Refresh now'),
-    h('button', { type: 'button', class: 'secondary', id: 'hd-signout', onclick: signOut, hidden: !token }, 'Sign out'),
+    h('label', { class: 'hd-check' }, auto, ` ${t('hd.auto', { n: REFRESH_MS / 1000 })}`),
+    h('button', { type: 'button', class: 'secondary', id: 'hd-refresh', onclick: () => refresh(true) }, t('hd.refresh')),
+    h('button', { type: 'button', class: 'secondary', id: 'hd-signout', onclick: signOut, hidden: !token }, t('hd.signout')),
     f.updated = h('span', { class: 'status', id: 'hd-updated' }));
   const warn = h('p', { class: 'error', id: 'hd-warning', role: 'alert', hidden: true });
 
   // Status.
   const listen = h('ul', { class: 'hd-plain', dataset: { field: 'listen' } });
   const epids = h('tbody');
-  const dnsCard = card('DNS publishing', kv(['Publishing', 'dns_publishing'], ['State', 'dns_state'], ['SRV record', 'dns_record']));
+  const dnsCard = card(t('hd.dns'), kv([t('hd.dns.publishing'), 'dns_publishing'], [t('hd.dns.state'), 'dns_state'], [t('hd.dns.record'), 'dns_record']));
   dnsCard.hidden = true;
   const dlv = h('dl', { class: 'hd-dlv', id: 'hd-dlv' });
   const status = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-status' },
-    h('h2', { id: 'hd-h-status' }, 'Status'),
+    h('h2', { id: 'hd-h-status' }, t('hd.status')),
     h('div', { class: 'hd-grid' },
-      card('Host',
-        kv(['Runtime', 'runtime'], ['Version', 'version'], ['Uptime', 'uptime'], ['Started', 'started_at']),
-        h('p', { class: 'hd-sub' }, 'Listening on'), listen),
-      card('Key Management Service (slmgr /dlv)',
-        kv(['Activation interval', 'activation_interval'], ['Renewal interval', 'renewal_interval']),
-        h('p', { class: 'hd-sub' }, 'Cumulative requests received from clients'), dlv),
-      card('Policy',
-        kv(['Count mode', 'count_mode'], ['Product scope', 'scope'], ['Time-skew check', 'time_skew'], ['NDR64', 'ndr64'])),
+      card(t('hd.host'),
+        kv([t('hd.runtime'), 'runtime'], [t('hd.version'), 'version'], [t('hd.uptime'), 'uptime'], [t('hd.started'), 'started_at']),
+        h('p', { class: 'hd-sub' }, t('hd.listening')), listen),
+      card(t('hd.kms'),
+        kv([t('d.act.interval'), 'activation_interval'], [t('d.ren.interval'), 'renewal_interval']),
+        h('p', { class: 'hd-sub' }, t('hd.cumulative')), dlv),
+      card(t('hd.policy'),
+        kv([t('hd.countmode'), 'count_mode'], [t('hd.scope'), 'scope'], [t('hd.skew'), 'time_skew'], ['NDR64', 'ndr64'])),
       dnsCard,
-      wide(card('Identity',
-        kv(['HwId', 'hwid'], ['Host build', 'host_build'], ['LCID', 'lcid']),
+      wide(card(t('hd.identity'),
+        kv(['HwId', 'hwid'], [t('hd.build'), 'host_build'], ['LCID', 'lcid']),
         h('div', { class: 'hd-scroll' },
           h('table', { class: 'hd-epids' },
-            h('caption', { class: 'visually-hidden' }, 'ePID per slot'),
-            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slot'), h('th', { scope: 'col' }, 'CSVLK'), h('th', { scope: 'col' }, 'ePID'), h('th', { scope: 'col' }, 'Source'))),
+            h('caption', { class: 'visually-hidden' }, t('hd.epids')),
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('hd.slot')), h('th', { scope: 'col' }, 'CSVLK'), h('th', { scope: 'col' }, 'ePID'), h('th', { scope: 'col' }, t('hd.source')))),
             epids))))));
 
   // Counts.
   const counts = h('ul', { class: 'hd-counts', id: 'hd-counts' });
-  const countsEmpty = h('p', { class: 'status', id: 'hd-counts-empty', hidden: true }, 'No client in the last 30 days.');
+  const countsEmpty = h('p', { class: 'status', id: 'hd-counts-empty', hidden: true }, t('hd.counts.empty'));
   const countsSection = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-counts' },
-    h('h2', { id: 'hd-h-counts' }, 'Counts per KMS counted id (last 30 days)'),
-    h('p', { class: 'hd-note' }, 'A client activates once the host reports at least its threshold: 25 for Windows client editions, 5 for servers and Office. ',
-      'The bar shows the genuine (granted) distinct machines of the counted id, lighter the rest of its counting group; the line marks the threshold.'),
+    h('h2', { id: 'hd-h-counts' }, t('hd.counts')),
+    h('p', { class: 'hd-note' }, t('hd.counts.note')),
     countsEmpty, counts);
 
   // Clients.
   const q = h('input', { id: 'hd-q', type: 'search', autocomplete: 'off', spellcheck: 'false', value: view.q,
-    placeholder: 'workstation, CMID, address or product', 'aria-controls': 'hd-clients' });
-  const kms = h('select', { id: 'hd-kms', 'aria-controls': 'hd-clients' }, h('option', { value: '' }, 'All'));
+    placeholder: t('hd.q.placeholder'), 'aria-controls': 'hd-clients' });
+  const kms = h('select', { id: 'hd-kms', 'aria-controls': 'hd-clients' }, h('option', { value: '' }, t('hd.all')));
   const size = h('select', { id: 'hd-size', 'aria-controls': 'hd-clients' },
     [25, 50, 100].map((n) => h('option', { value: n, selected: n === view.limit }, String(n))));
   const onQuery = debounce(() => { view.q = q.value; view.offset = 0; loadClients(); }, 250);
@@ -313,43 +317,43 @@ function build() {
   size.addEventListener('change', () => { view.limit = Number(size.value); view.offset = 0; loadClients(); });
   const head = h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col', dataset: { sort: c.key } },
     h('button', { type: 'button', class: 'hd-sort', onclick: () => sortBy(c.key) },
-      c.label, h('span', { class: 'hd-arrow', 'aria-hidden': 'true' })))));
+      t(`hd.col.${c.key}`), h('span', { class: 'hd-arrow', 'aria-hidden': 'true' })))));
   const tbody = h('tbody');
-  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-prev', onclick: () => page(-1) }, 'Previous');
-  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-next', onclick: () => page(1) }, 'Next');
-  const exportBtn = h('button', { type: 'button', id: 'hd-export', onclick: exportCsv }, 'Export CSV');
+  const prev = h('button', { type: 'button', class: 'secondary', id: 'hd-prev', onclick: () => page(-1) }, t('hd.prev'));
+  const next = h('button', { type: 'button', class: 'secondary', id: 'hd-next', onclick: () => page(1) }, t('hd.next'));
+  const exportBtn = h('button', { type: 'button', id: 'hd-export', onclick: exportCsv }, t('hd.export'));
   const clients = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-clients' },
-    h('h2', { id: 'hd-h-clients' }, 'Clients'),
+    h('h2', { id: 'hd-h-clients' }, t('hd.clients')),
     h('form', { class: 'fields', role: 'search', onsubmit: (e) => e.preventDefault() },
-      h('div', { class: 'field wide' }, h('label', { for: 'hd-q' }, 'Filter clients'), q),
-      h('div', { class: 'field' }, h('label', { for: 'hd-kms' }, 'Counted id'), kms),
-      h('div', { class: 'field narrow' }, h('label', { for: 'hd-size' }, 'Rows per page'), size)),
+      h('div', { class: 'field wide' }, h('label', { for: 'hd-q' }, t('hd.q')), q),
+      h('div', { class: 'field' }, h('label', { for: 'hd-kms' }, t('hd.kmsid')), kms),
+      h('div', { class: 'field narrow' }, h('label', { for: 'hd-size' }, t('hd.size')), size)),
     h('div', { class: 'hd-toolbar' },
       f.range = h('p', { class: 'status', id: 'hd-range', role: 'status', 'aria-live': 'polite' }),
       exportBtn,
       f.exportStatus = h('span', { class: 'status', id: 'hd-export-status', role: 'status', 'aria-live': 'polite' })),
     h('div', { class: 'hd-scroll', role: 'region', 'aria-labelledby': 'hd-h-clients', tabindex: '0' },
       h('table', { class: 'hd-clients', id: 'hd-clients' },
-        h('caption', { class: 'visually-hidden' }, 'Clients; column headers sort'),
+        h('caption', { class: 'visually-hidden' }, t('hd.clients.caption')),
         h('thead', {}, head), tbody)),
     h('div', { class: 'hd-pager' }, prev, f.pageOf = h('span', { class: 'status', id: 'hd-page' }), next));
 
   // Activity.
-  const periods = h('div', { class: 'hd-seg', role: 'group', 'aria-label': 'Period' },
-    h('button', { type: 'button', dataset: { period: 'hourly' }, 'aria-pressed': 'true', onclick: () => setPeriod('hourly') }, 'Last 48 hours'),
-    h('button', { type: 'button', dataset: { period: 'daily' }, 'aria-pressed': 'false', onclick: () => setPeriod('daily') }, 'Last 30 days'));
+  const periods = h('div', { class: 'hd-seg', role: 'group', 'aria-label': t('hd.period') },
+    h('button', { type: 'button', dataset: { period: 'hourly' }, 'aria-pressed': String(view.period === 'hourly'), onclick: () => setPeriod('hourly') }, t('hd.last48')),
+    h('button', { type: 'button', dataset: { period: 'daily' }, 'aria-pressed': String(view.period === 'daily'), onclick: () => setPeriod('daily') }, t('hd.last30')));
   const chartBox = h('div', { class: 'hd-chart', id: 'hd-chart' });
   const summary = h('p', { id: 'hd-chart-summary', class: 'hd-summary' });
   const dataBody = h('tbody');
   const activity = h('section', { class: 'hd-section', 'aria-labelledby': 'hd-h-activity' },
-    h('h2', { id: 'hd-h-activity' }, 'Activations over time'),
+    h('h2', { id: 'hd-h-activity' }, t('hd.activity')),
     h('div', { class: 'hd-toolbar' }, periods,
-      h('ul', { class: 'hd-legend', 'aria-label': 'Legend' },
-        h('li', {}, h('span', { class: 'hd-swatch ok', 'aria-hidden': 'true' }), 'Granted'),
-        h('li', {}, h('span', { class: 'hd-swatch failed', 'aria-hidden': 'true' }), 'Failed (refused or in error)'))),
+      h('ul', { class: 'hd-legend', 'aria-label': t('hd.legend') },
+        h('li', {}, h('span', { class: 'hd-swatch ok', 'aria-hidden': 'true' }), t('hd.granted')),
+        h('li', {}, h('span', { class: 'hd-swatch failed', 'aria-hidden': 'true' }), t('hd.failed.legend')))),
     h('figure', { class: 'hd-figure' }, chartBox, h('figcaption', {}, summary)),
     h('details', { class: 'hd-data-table' },
-      h('summary', {}, 'The chart’s data as a table'),
+      h('summary', {}, t('hd.chart.table')),
       h('div', { class: 'hd-scroll' },
         h('table', {},
           f.dataCaption = h('caption', {}),
@@ -364,7 +368,7 @@ function build() {
     fail: (e, what) => {
       if (gen !== generation || e.name === 'AbortError') return;
       if (e instanceof AuthError) lockOut(e);
-      else if (what) warn(`Could not load ${what}: ${e.message}`);
+      else if (what) warn(t('hd.load.failed', { what, message: e.message }));
     },
   });
 
@@ -382,7 +386,7 @@ function build() {
 
 function applyStatus(s) {
   const { f } = ui;
-  setText(f.runtime, s.runtime === 'edge' ? 'edge (Cloudflare Worker)' : s.runtime === 'native' ? 'native (kmsedge serve)' : s.runtime);
+  setText(f.runtime, s.runtime === 'edge' || s.runtime === 'native' ? t(`hd.runtime.${s.runtime}`) : s.runtime);
   setText(f.version, s.version);
   setText(f.uptime, duration(s.uptime_secs));
   setText(f.started_at, localTime(s.started_at));
@@ -396,26 +400,26 @@ function applyStatus(s) {
 
   // Request counters, as slmgr /dlv lists them.
   const c = s.counters;
-  const rows = [['Total requests received', c.total, 'total'], ['Failed requests received', c.failed, 'failed']];
+  const rows = [[t('hd.dlv.total'), c.total, 'total'], [t('hd.dlv.failed'), c.failed, 'failed']];
   const seen = new Set();
   for (const [api, label] of DLV_STATUS) {
     seen.add(api);
-    rows.push([`Requests with License Status ${label}`, c.by_license_status[api] ?? 0, `status:${api}`]);
+    rows.push([t('hd.dlv.with', { status: t(`hd.dlv.${label}`) }), c.by_license_status[api] ?? 0, `status:${api}`]);
   }
   for (const [name, n] of Object.entries(c.by_license_status)) {
-    if (!seen.has(name)) rows.push([`Requests with License Status ${name}`, n, `status:${name}`]);
+    if (!seen.has(name)) rows.push([t('hd.dlv.with', { status: name }), n, `status:${name}`]);
   }
   const dlvKey = JSON.stringify(rows);
   if (ui.dlv.dataset.key !== dlvKey) {
     ui.dlv.dataset.key = dlvKey;
-    ui.dlv.replaceChildren(...rows.flatMap(([label, n, key]) => [h('dt', {}, `${label}:`), h('dd', { dataset: { counter: key } }, String(n))]));
+    ui.dlv.replaceChildren(...rows.flatMap(([label, n, key]) => [h('dt', {}, `${label}:`), h('dd', { dataset: { counter: key } }, number(n))]));
   }
 
   const names = new Map(s.counts.map((x) => [x.kms_id, x.name]));
   setText(f.count_mode, countMode(s.policy));
   setText(f.scope, scope(s.policy, names));
   setText(f.time_skew, skew(s.policy.max_time_skew_secs));
-  setText(f.ndr64, s.policy.ndr64 ? 'negotiated (as Windows 8+ hosts do)' : 'off (NDR32 only)');
+  setText(f.ndr64, t(s.policy.ndr64 ? 'hd.ndr64.on' : 'hd.ndr64.off'));
 
   setText(f.hwid, s.identity.hwid);
   setText(f.host_build, s.identity.host_build);
@@ -425,13 +429,13 @@ function applyStatus(s) {
     ui.epids.dataset.key = epidKey;
     ui.epids.replaceChildren(...s.identity.epids.map((e) => h('tr', { dataset: { slot: e.slot } },
       h('th', { scope: 'row' }, e.slot), h('td', {}, e.csvlk_name), h('td', { class: 'mono', dataset: { field: 'epid' } }, e.epid),
-      h('td', { dataset: { field: 'origin' } }, e.origin ?? ''))));
+      h('td', { dataset: { field: 'origin' } }, origin(e.origin)))));
   }
 
   ui.dnsCard.hidden = !s.dns;
   if (s.dns) {
-    setText(f.dns_publishing, s.dns.publishing ? 'yes' : 'no');
-    setText(f.dns_state, s.dns.state);
+    setText(f.dns_publishing, t(s.dns.publishing ? 'yes' : 'no'));
+    setText(f.dns_state, dnsState(s.dns.state));
     setText(f.dns_record, s.dns.record ?? '—');
   }
 
@@ -484,25 +488,25 @@ function updateCount(li, c, policy) {
   setText(p.mark.firstChild, String(c.threshold));
   const reached = c.group_genuine >= c.threshold;
   li.classList.toggle('reached', reached);
-  p.bar.setAttribute('aria-label', `${c.genuine} genuine of threshold ${c.threshold}; counting group ${c.group_genuine}`);
+  p.bar.setAttribute('aria-label', t('hd.bar', { n: c.genuine, threshold: c.threshold, group: c.group_genuine }));
   li.dataset.genuine = c.genuine;
   li.dataset.threshold = c.threshold;
   li.dataset.reported = c.reported;
-  setText(p.facts, `Genuine machines: ${c.genuine} · all machines (refused too): ${c.clients} · ${appName(c.application)} counting group: ${c.group_genuine} · threshold: ${c.threshold}`);
+  setText(p.facts, t('hd.facts', { genuine: c.genuine, clients: c.clients, app: appName(c.application), group: c.group_genuine, threshold: c.threshold }));
   const activates = c.reported >= c.threshold;
-  setText(p.verdict, `Reports ${c.reported} under the “${policy.count_mode}” policy: clients ${activates ? 'activate' : `do not activate (need ${c.threshold})`}.`
-    + (reached ? '' : ` A genuine host would report ${c.group_genuine}, below the threshold.`));
+  setText(p.verdict, t(activates ? 'hd.verdict.yes' : 'hd.verdict.no', { n: c.reported, mode: policy.count_mode, threshold: c.threshold })
+    + (reached ? '' : ` ${t('hd.verdict.genuine', { n: c.group_genuine })}`));
   p.verdict.classList.toggle('bad', !activates);
 }
 
 function applyKmsOptions(counts) {
   const sel = ui.kms;
-  const want = [['', 'All'], ...[...counts].sort((a, b) => a.name.localeCompare(b.name)).map((c) => [c.kms_id, c.name])];
+  const want = [['', t('hd.all')], ...[...counts].sort((a, b) => a.name.localeCompare(b.name)).map((c) => [c.kms_id, c.name])];
   if (view.kms_id && !want.some(([v]) => v === view.kms_id)) want.push([view.kms_id, view.kms_id]);
   const key = JSON.stringify(want);
   if (sel.dataset.key === key) return;
   sel.dataset.key = key;
-  sel.replaceChildren(...want.map(([v, t]) => h('option', { value: v }, t)));
+  sel.replaceChildren(...want.map(([v, label]) => h('option', { value: v }, label)));
   sel.value = view.kms_id;
 }
 
@@ -517,16 +521,17 @@ function markSort() {
 
 function rowCells(r) {
   const result = HRESULTS[r.last_hresult];
+  const phrase = result ? t(`hd.hr.${r.last_hresult}`) : undefined;
   return [
     { text: r.workstation || '—', head: true },
     { text: r.cmid, cls: 'mono' },
     { text: r.sku_name, sub: r.product },
-    { text: r.license_status_name },
+    { text: licenceName(r.license_status_name) },
     { text: r.remote, cls: 'mono' },
     { text: localTime(r.first_seen), time: isoUtc(r.first_seen) },
     { text: localTime(r.last_seen), time: isoUtc(r.last_seen) },
-    { text: String(r.requests), cls: 'num' },
-    { text: r.last_hresult, sub: result?.[0], title: result?.[1], cls: r.last_hresult === '0x00000000' ? 'ok' : 'bad' },
+    { text: number(r.requests), cls: 'num' },
+    { text: r.last_hresult, sub: phrase, title: result, cls: r.last_hresult === '0x00000000' ? 'ok' : 'bad' },
   ];
 }
 
@@ -540,7 +545,7 @@ function applyClients(pageData) {
   const { tbody } = ui;
   const rows = pageData.clients;
   if (!rows.length) {
-    const msg = view.q.trim() || view.kms_id ? 'No client matches the filter.' : 'No client has been seen yet.';
+    const msg = t(view.q.trim() || view.kms_id ? 'hd.none.filter' : 'hd.none.yet');
     if (tbody.dataset.empty !== msg) {
       tbody.dataset.empty = msg;
       tbody.replaceChildren(h('tr', { class: 'hd-empty' }, h('td', { colspan: COLUMNS.length }, msg)));
@@ -566,10 +571,11 @@ function applyClients(pageData) {
   }
   const from = rows.length ? pageData.offset + 1 : 0;
   const to = pageData.offset + rows.length;
-  setText(ui.f.range, pageData.total === 0 ? (view.q.trim() || view.kms_id ? 'No client matches.' : 'No clients yet.')
-    : `Clients ${from}–${to} of ${pageData.total}${view.q.trim() || view.kms_id ? ' matching the filter' : ''}`);
+  const filtered = Boolean(view.q.trim() || view.kms_id);
+  setText(ui.f.range, pageData.total === 0 ? t(filtered ? 'hd.range.none.filter' : 'hd.range.none')
+    : t(filtered ? 'hd.range.filter' : 'hd.range', { from, to, n: pageData.total }));
   const pages = Math.max(1, Math.ceil(pageData.total / view.limit));
-  setText(ui.f.pageOf, `Page ${Math.floor(pageData.offset / view.limit) + 1} of ${pages}`);
+  setText(ui.f.pageOf, t('hd.page', { page: Math.floor(pageData.offset / view.limit) + 1, pages }));
   ui.prev.disabled = pageData.offset === 0;
   ui.next.disabled = pageData.offset + view.limit >= pageData.total;
   ui.exportBtn.disabled = pageData.total === 0;
@@ -578,20 +584,22 @@ function applyClients(pageData) {
 
 // ---------------------------------------------------------------- chart
 
+// Axis ticks and bucket names in the page's language (Intl.DateTimeFormat).
+const hm = (d) => dateTime(d, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 function tickHourly(p) {
   const d = new Date(p.start * 1000);
-  if (d.getHours() === 0) return d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' });
-  return d.getHours() % 6 === 0 ? `${pad(d.getHours())}:${pad(d.getMinutes())}` : null;
+  if (d.getHours() === 0) return dateTime(d, { weekday: 'short', day: 'numeric' });
+  return d.getHours() % 6 === 0 ? hm(d) : null;
 }
 function tickDaily(p, i, n) {
   const d = new Date(p.start * 1000);
-  return (n - 1 - i) % 5 === 0 ? d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' }) : null;
+  return (n - 1 - i) % 5 === 0 ? dateTime(d, { day: 'numeric', month: 'short', timeZone: 'UTC' }) : null;
 }
 function bucketName(p, period) {
   const d = new Date(p.start * 1000);
-  if (period === 'daily') return d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  if (period === 'daily') return dateTime(d, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
   const e = new Date((p.start + 3600) * 1000);
-  return `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })} ${pad(d.getHours())}:${pad(d.getMinutes())}–${pad(e.getHours())}:${pad(e.getMinutes())}`;
+  return `${dateTime(d, { weekday: 'short', day: 'numeric', month: 'short' })} ${hm(d)}–${hm(e)}`;
 }
 
 function drawChart(force = false) {
@@ -604,12 +612,12 @@ function drawChart(force = false) {
   if (!force && key === last.chartKey && width === ui.chartWidth) return;
   last.chartKey = key;
   ui.chartWidth = width;
-  const title = (p) => `${bucketName(p, period)}: ${p.ok} granted, ${p.failed} failed`;
-  const what = period === 'daily' ? 'last 30 days (UTC days)' : 'last 48 hours';
+  const title = (p) => t('hd.chart.bar', { bucket: bucketName(p, period), ok: p.ok, failed: p.failed });
+  const what = t(period === 'daily' ? 'hd.chart.daily' : 'hd.chart.hourly');
   const svg = stackedBars(points, {
     width, height: width < 480 ? 200 : 240, labelledBy: 'hd-chart-summary', title,
     tick: period === 'daily' ? (p, i) => tickDaily(p, i, points.length) : tickHourly,
-    empty: `No requests in the ${what}`,
+    empty: t('hd.chart.empty', { what }),
   });
   ui.chartBox.replaceChildren(svg);
   ui.chartBox.dataset.period = period;
@@ -618,13 +626,14 @@ function drawChart(force = false) {
   const failed = points.reduce((s, p) => s + p.failed, 0);
   const busiest = points.reduce((b, p) => (p.ok + p.failed > (b ? b.ok + b.failed : 0) ? p : b), null);
   setText(ui.summary, ok + failed === 0
-    ? `Activations over the ${what}: no requests.`
-    : `Activations over the ${what}: ${plural(ok + failed, 'request')}, ${ok} granted and ${failed} failed; busiest ${period === 'daily' ? 'day' : 'hour'}: ${bucketName(busiest, period)} with ${busiest.ok + busiest.failed}.`);
-  setText(ui.f.dataCaption, `Requests per ${period === 'daily' ? 'day (UTC)' : 'hour'}, ${what}`);
-  ui.f.dataHead.replaceChildren(h('th', { scope: 'col' }, period === 'daily' ? 'Day (UTC)' : 'Hour'),
-    h('th', { scope: 'col' }, 'Granted'), h('th', { scope: 'col' }, 'Failed'));
+    ? t('hd.chart.summary.none', { what })
+    : t(period === 'daily' ? 'hd.chart.summary.daily' : 'hd.chart.summary.hourly',
+      { what, n: ok + failed, ok, failed, bucket: bucketName(busiest, period), busiest: busiest.ok + busiest.failed }));
+  setText(ui.f.dataCaption, t(period === 'daily' ? 'hd.chart.caption.daily' : 'hd.chart.caption.hourly', { what }));
+  ui.f.dataHead.replaceChildren(h('th', { scope: 'col' }, t(period === 'daily' ? 'hd.chart.day' : 'hd.chart.hour')),
+    h('th', { scope: 'col' }, t('hd.granted')), h('th', { scope: 'col' }, t('hd.failed')));
   ui.dataBody.replaceChildren(...points.map((p) => h('tr', {},
-    h('th', { scope: 'row' }, bucketName(p, period)), h('td', { class: 'num' }, String(p.ok)), h('td', { class: 'num' }, String(p.failed)))));
+    h('th', { scope: 'row' }, bucketName(p, period)), h('td', { class: 'num' }, number(p.ok)), h('td', { class: 'num' }, number(p.failed)))));
 }
 
 function setPeriod(period) {
@@ -658,7 +667,7 @@ async function loadClients() {
   } catch (e) {
     if (gen !== generation || e.name === 'AbortError') return;
     if (e instanceof AuthError) lockOut(e);
-    else if (seq === clientsSeq) warn(`Could not load the clients: ${e.message}`);
+    else if (seq === clientsSeq) warn(t('hd.load.failed', { what: t('hd.the.clients'), message: e.message }));
   }
 }
 
@@ -697,15 +706,16 @@ function refresh(now = false) {
       drawChart();
       await (clients ?? Promise.all([loadClients(), ui.events.load()]));
       if (gen !== generation) return;
-      setText(ui.f.updated, `Updated ${new Date().toLocaleTimeString()}`);
+      ui.updatedAt = new Date();
+      setText(ui.f.updated, t('hd.updated', { time: dateTime(ui.updatedAt, { timeStyle: 'medium' }) }));
       $('hd-data').hidden = false;
       $('hd-data').dataset.updates = String(Number($('hd-data').dataset.updates ?? 0) + 1);
-      if (now) announce('Host data refreshed');
+      if (now) announce(t('hd.refreshed'));
     } catch (e) {
       if (gen !== generation || e.name === 'AbortError') return;
       if (e instanceof AuthError) lockOut(e);
-      else if (ui) warn(`Could not refresh (${e.message}); showing the data of ${ui.f.updated.textContent.replace(/^Updated /, '')}. Retrying.`);
-      else showLogin({ error: `The host did not answer: ${e.message}` });
+      else if (ui) warn(t('hd.refresh.failed', { message: e.message, time: ui.updatedAt ? dateTime(ui.updatedAt, { timeStyle: 'medium' }) : '—' }));
+      else showLogin({ error: () => t('hd.noanswer', { message: e.message }) });
     } finally {
       if (refreshing === run) refreshing = null;
       if (gen === generation) schedule();
@@ -744,7 +754,7 @@ async function exportCsv() {
   const gen = generation;
   const btn = ui.exportBtn;
   btn.disabled = true;
-  setText(ui.f.exportStatus, 'Exporting…');
+  setText(ui.f.exportStatus, t('hd.exporting'));
   try {
     const rows = [];
     const seen = new Set();
@@ -760,11 +770,11 @@ async function exportCsv() {
     const d = new Date();
     const name = `kmsedge-clients-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}${q.q.trim() || q.kms_id ? '-filtered' : ''}.csv`;
     saveFile(new Blob([csvOf(rows)], { type: 'text/csv;charset=utf-8' }), name);
-    setText(ui.f.exportStatus, `Exported ${plural(rows.length, 'client')} to ${name}`);
+    setText(ui.f.exportStatus, t('hd.exported', { n: rows.length, name }));
   } catch (e) {
     if (gen !== generation || e.name === 'AbortError') return;
     if (e instanceof AuthError) lockOut(e);
-    else setText(ui.f.exportStatus, `Export failed: ${e.message}`);
+    else setText(ui.f.exportStatus, t('hd.export.failed', { message: e.message }));
   } finally {
     if (ui && gen === generation) btn.disabled = (last.page?.total ?? 0) === 0;
   }
@@ -791,13 +801,20 @@ function clearData() {
   delete box.dataset.clientsTotal;
 }
 
-function showLogin({ error = null, note = null, form = true } = {}) {
-  clearData();
-  $('hd-login').hidden = !form;
+/** The sign-in state's messages, as functions so a change of language re-words them. */
+let loginText = { error: null, note: null };
+function showLoginText() {
+  const error = loginText.error?.() ?? null;
   const err = $('hd-auth-error');
   err.textContent = error ?? '';
   err.hidden = !error;
-  setText($('hd-state'), note ?? '');
+  setText($('hd-state'), loginText.note?.() ?? '');
+}
+function showLogin({ error = null, note = null, form = true } = {}) {
+  clearData();
+  $('hd-login').hidden = !form;
+  loginText = { error, note };
+  showLoginText();
 }
 
 /** The host refused us: say why, show nothing of its data. */
@@ -806,27 +823,27 @@ function lockOut(e) {
   token = null;
   saveToken(null);
   if (e.status === 403) {
-    showLogin({ error: `The host refuses its data to this browser: ${e.message}`, form: false });
+    showLogin({ error: () => t('hd.forbidden', { message: e.message }), form: false });
   } else if (sent) {
-    showLogin({ error: `The host refused the admin token (${e.message}). Nothing of its data is shown; enter the right token.` });
+    showLogin({ error: () => t('hd.refused', { message: e.message }) });
     $('hd-token').focus();
   } else {
-    showLogin({ note: 'This host shows its status and clients only with its admin token.' });
+    showLogin({ note: () => t('hd.needtoken') });
   }
 }
 
 async function signIn(value) {
-  const t = value.trim();
-  if (!t) {
-    showLogin({ error: 'Enter the admin token (admin_token of kmsedge serve, or the Worker’s ADMIN_TOKEN secret).' });
+  const typed = value.trim();
+  if (!typed) {
+    showLogin({ error: () => t('hd.token.empty') });
     return;
   }
-  if (/[^\x20-\x7e]/.test(t)) {
-    showLogin({ error: 'An admin token is printable ASCII; this one cannot be sent in an HTTP header.' });
+  if (/[^\x20-\x7e]/.test(typed)) {
+    showLogin({ error: () => t('hd.token.ascii') });
     return;
   }
-  token = t;
-  showLogin({ note: 'Checking the token…' });
+  token = typed;
+  showLogin({ note: () => t('hd.checking') });
   $('hd-login').hidden = false;
   try {
     await api('api/status');
@@ -834,11 +851,11 @@ async function signIn(value) {
     if (e instanceof AuthError) lockOut(e);
     else if (e.name !== 'AbortError') {
       token = null;
-      showLogin({ error: `The host did not answer: ${e.message}` });
+      showLogin({ error: () => t('hd.noanswer', { message: e.message }) });
     }
     return;
   }
-  saveToken(t);
+  saveToken(typed);
   $('hd-token').value = '';
   openDashboard(true);
 }
@@ -848,7 +865,8 @@ async function signIn(value) {
 async function openDashboard(focus = false) {
   $('hd-login').hidden = true;
   $('hd-auth-error').hidden = true;
-  setText($('hd-state'), token ? '' : 'This host answers without an admin token here (none is set; the API is open to loopback only).');
+  loginText = { error: null, note: token ? null : () => t('hd.open') };
+  showLoginText();
   await refresh();
   const heading = $('hd-h-status');
   if (focus && heading && visible()) {
@@ -860,7 +878,7 @@ async function openDashboard(focus = false) {
 function signOut() {
   token = null;
   saveToken(null);
-  showLogin({ note: 'Signed out: the token is forgotten and the host data removed.' });
+  showLogin({ note: () => t('hd.signedout') });
   $('hd-token').focus();
 }
 
@@ -897,6 +915,19 @@ export async function setupHost(reroute) {
     return false;
   }
 
+  // A new language: the sign-in messages and the dashboard re-worded, its data kept.
+  onLanguage(() => {
+    showLoginText();
+    if (!ui) return;
+    ui.resize.disconnect();
+    ui = null;
+    last.chartKey = '';
+    build();
+    applyStatus(last.status);
+    drawChart(true);
+    if (last.page) applyClients(last.page);
+    ui.events.load();
+  });
   $('hd-login').addEventListener('submit', (e) => {
     e.preventDefault();
     signIn($('hd-token').value);

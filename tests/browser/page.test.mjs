@@ -109,7 +109,7 @@ test('loads offline-capable and becomes interactive quickly; the decoder module 
 
 test('search is instant, word-order and case tolerant, grouped by family; copy a GVLK', async () => {
   await open('#lookup');
-  await page.getByLabel('Product').fill('PRO 11 windows');
+  await page.getByLabel('Product', { exact: true }).fill('PRO 11 windows');
   const card = page.locator('#results li.product', { hasText: 'Windows 10/11 Pro' }).first();
   await card.waitFor();
   assert.equal(await card.locator('[data-field=gvlk]').textContent(), 'W269N-WFGWX-YVC9B-4J6C9-T83GX');
@@ -125,17 +125,17 @@ test('search is instant, word-order and case tolerant, grouped by family; copy a
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'W269N-WFGWX-YVC9B-4J6C9-T83GX');
   assert.equal(await page.evaluate(() => document.body.dataset.copied), 'W269N-WFGWX-YVC9B-4J6C9-T83GX');
   // Office: ospp.vbs with host and port.
-  await page.getByLabel('Product').fill('visio 2019');
+  await page.getByLabel('Product', { exact: true }).fill('visio 2019');
   const office = page.locator('#results li.product').first();
   await office.waitFor();
   const oc = await office.locator('[data-field=commands]').textContent();
   assert.match(oc, /^cscript ospp\.vbs \/inpkey:[A-Z0-9-]{29}\ncscript ospp\.vbs \/sethst:kms1\.corp\.example\ncscript ospp\.vbs \/setprt:1700\ncscript ospp\.vbs \/act$/);
   // Other queries from the issue.
   for (const q of ['ltsc 2021', 'server 2025 datacenter']) {
-    await page.getByLabel('Product').fill(q);
+    await page.getByLabel('Product', { exact: true }).fill(q);
     assert.match(await page.textContent('#result-count'), /^[1-9]\d* products? with a GVLK$/, q);
   }
-  await page.getByLabel('Product').fill('zzz nothing');
+  await page.getByLabel('Product', { exact: true }).fill('zzz nothing');
   assert.match(await page.textContent('#result-count'), /No product matches/);
   // A bad host is named, not silently used.
   await page.getByLabel('KMS host', { exact: true }).fill('bad host!');
@@ -143,7 +143,7 @@ test('search is instant, word-order and case tolerant, grouped by family; copy a
   assert.match(await page.textContent('#host-error'), /not a valid DNS name/);
   await page.getByLabel('KMS host', { exact: true }).fill('');
   await page.locator('#kms-port').fill('1688');
-  await page.getByLabel('Product').fill('windows');
+  await page.getByLabel('Product', { exact: true }).fill('windows');
   await page.screenshot({ path: path.join(artifacts, 'lookup.png'), fullPage: false });
 });
 
@@ -201,8 +201,8 @@ test('every recorded conversation pasted as hex shows its fields', async () => {
       assert.equal(await r.locator('[data-field=verdict]').textContent(), 'verifies', v.name);
       assert.equal(await r.locator('[data-field=epid]').textContent(), e.epid);
       assert.equal(await r.locator('[data-field=current_count]').textContent(), String(e.active_clients));
-      assert.equal(await r.locator('[data-field=activation_interval]').textContent(), `${e.activation_interval} minutes`);
-      assert.equal(await r.locator('[data-field=renewal_interval]').textContent(), `${e.renewal_interval} minutes`);
+      assert.equal(await r.locator('[data-field=activation_interval]').textContent(), `${e.activation_interval.toLocaleString('en')} minutes`);
+      assert.equal(await r.locator('[data-field=renewal_interval]').textContent(), `${e.renewal_interval.toLocaleString('en')} minutes`);
       if (e.hwid) assert.equal(await r.locator('[data-field=hwid]').textContent(), e.hwid);
       assert.equal(await r.locator('[data-field=checks] li.fail').count(), 0);
       assert.ok(await r.locator('[data-field=checks] li.pass').count() >= 4);
@@ -225,7 +225,7 @@ test('a dropped pcap decodes to the conversation', async () => {
   await page.locator('#conversation h2.conv-head').waitFor();
   assert.equal(await page.textContent('#conversation h2.conv-head'), 'Conversation 1: 10.0.0.2:49700 → 10.0.0.1:1688');
   assert.equal(await page.locator('#conversation article.pdu').count(), v.pdus.length);
-  assert.match(await page.textContent('#decode-summary'), /^kms\.pcap — pcap: \d+ bytes, 1 conversation, 8 PDUs$/);
+  assert.match(await page.textContent('#decode-summary'), /^kms\.pcap — pcap: [\d,]+ bytes, 1 conversation, 8 PDUs$/);
   const resp = page.locator('#conversation article[data-type=response]').last();
   assert.equal(await resp.locator('[data-field=verdict]').textContent(), 'verifies');
   assert.match(await page.locator('#conversation article[data-type=request]').first().locator('[data-field=sku]').textContent(), /Windows Server 2022 Datacenter/);
@@ -274,6 +274,8 @@ test('keyboard: skip link, then the views in order; the host view stays hidden',
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'GVLK lookup');
   await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Key checker');
+  await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Decoder');
   await page.keyboard.press('Enter');
   await page.locator('#view-decoder').waitFor({ state: 'visible' });
@@ -292,7 +294,7 @@ test('readable on a phone-sized viewport', async () => {
   const p = await phone.newPage();
   await p.goto(`${base}#lookup`);
   await p.waitForFunction(() => document.body.dataset.ready === '1');
-  await p.getByLabel('Product').fill('windows 11 pro');
+  await p.getByLabel('Product', { exact: true }).fill('windows 11 pro');
   await p.locator('#results li.product').first().waitFor();
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `no horizontal scrolling (overflow ${overflow}px)`);
