@@ -14,7 +14,7 @@ use super::http::DnsSlot;
 use super::listener;
 use super::session::SessionConfig;
 use crate::api;
-use crate::model::admin::{self, Admin as Settings, Change, Priority, Refused, RuntimeNotes};
+use crate::model::admin::{self, Admin as Settings, Change, Refused, RuntimeNotes};
 use crate::model::identity::{Identity, IdentityOverrides};
 use crate::native::dns::{PublishSettings, Publisher};
 use crate::time::Date;
