@@ -29,6 +29,19 @@ function localTime(unix) {
 function cells(e) {
   const ok = e.result === '0x00000000';
   const time = h('time', { datetime: new Date(e.time * 1000).toISOString() }, localTime(e.time));
+  if (e.kind === 'setting') {
+    // A change on the running host (kmsedge's own event 1000): the setting
+    // and its new value.
+    return [
+      h('td', {}, time),
+      h('td', {}, `${e.event_id} setting changed`),
+      h('td', { class: 'ok' }, e.result),
+      h('td', { class: 'mono' }, e.name ?? ''),
+      h('td', {}, ''),
+      h('td', {}, e.message ?? ''),
+      h('td', {}, ''),
+    ];
+  }
   if (e.kind === 'dns') {
     return [
       h('td', {}, time),
@@ -85,7 +98,7 @@ export function eventsSection({ api, download, fail }) {
     h('p', { class: 'hd-note' }, 'One event per request (12290, as a genuine host logs it) and per DNS publishing attempt ',
       '(12294 published, 12293 failed), newest first; kept for the host’s event retention.'),
     h('form', { class: 'fields', role: 'search', onsubmit: (e) => e.preventDefault() },
-      select('hd-ev-kind', 'Kind', 'kind', [['', 'All'], ['request', 'Requests'], ['dns', 'DNS publishing']]),
+      select('hd-ev-kind', 'Kind', 'kind', [['', 'All'], ['request', 'Requests'], ['dns', 'DNS publishing'], ['setting', 'Setting changes']]),
       select('hd-ev-result', 'Result', 'result', [['', 'All'], ['ok', 'Success'], ['error', 'Error']]),
       select('hd-ev-period', 'Period', 'period', PERIODS),
       text('hd-ev-ws', 'Workstation', 'workstation', 'part of a name'),

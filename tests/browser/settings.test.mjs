@@ -100,6 +100,10 @@ test('a change clients notice asks first: cancel keeps everything, confirm appli
   assert.equal(s.priority, 'low');
   assert.deepEqual([...s.changed].sort(), ['activation_interval', 'priority']);
   assert.match(await page.textContent('#st-changed'), /activation_interval/);
+  // Each change is in the event history, shown as a setting change.
+  await page.selectOption('#hd-ev-kind', 'setting');
+  await page.waitForFunction(() => document.querySelectorAll('#hd-events tbody tr[data-kind="setting"]').length === 2);
+  assert.match(await page.textContent('#hd-events tbody'), /1000 setting changed/);
   await page.screenshot({ path: path.join(H.artifacts, 'dashboard-settings.png'), fullPage: false });
 });
 

@@ -63,6 +63,11 @@ impl Server {
             changed: Vec::new(),
         };
         let mut settings = stored.over(startup);
+        if !settings.changed.is_empty() {
+            // Said once at start, so an edited flag or TOML value that a
+            // runtime change overrides is not a mystery.
+            tracing::info!(settings = %settings.changed.join(", "), "settings changed at runtime override the start-up configuration");
+        }
         let mut policy = s.policy.clone();
         policy.activation_interval = settings.activation_interval;
         policy.renewal_interval = settings.renewal_interval;
