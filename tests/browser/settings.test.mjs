@@ -131,11 +131,11 @@ test('a host key installs after confirmation, shows by its last five, and uninst
 
 test('the host refusing a change shows its line and keeps the rest', async () => {
   const { page } = tab;
-  // Publishing needs a DNS server, which this host has none of.
+  // Publishing needs the DNS configuration this host was started without.
   await page.check('#st-dns');
   await page.click('#st-apply');
   await page.locator('#st-error').waitFor({ state: 'visible' });
-  assert.match(await page.textContent('#st-error'), /^dns_publishing: cannot publish: no DNS server is configured/);
+  assert.match(await page.textContent('#st-error'), /^dns_publishing: cannot publish: the host was started without DNS publishing configured/);
   assert.equal(await page.isChecked('#st-dns'), false, 'the form shows the host again');
 });
 

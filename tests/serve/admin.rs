@@ -98,7 +98,7 @@ fn every_verb_changes_the_running_host_and_survives_a_restart() {
     assert!(refused(&host, &["sprt", "0"]).contains("a TCP port from 1 to 65535"));
     assert!(refused(&host, &["ipk", "not-a-key"]).contains("host key"));
     assert!(refused(&host, &["upk"]).contains("no host key is installed"));
-    assert!(refused(&host, &["sdns"]).contains("no DNS server is configured"));
+    assert!(refused(&host, &["sdns"]).contains("started without DNS publishing configured"));
     assert_eq!(settings(&host).activation_interval, 60);
 
     // cpri / spri.

@@ -135,7 +135,7 @@ impl Admin {
             notes.insert(admin::names::PRIORITY.to_owned(), n.clone());
         }
         if self.dns_settings.is_none() {
-            notes.insert(admin::names::DNS_PUBLISHING.to_owned(), "no DNS server configured ([dns], --dns-server)".to_owned());
+            notes.insert(admin::names::DNS_PUBLISHING.to_owned(), "not configured at start ([dns] publish = true, or --dns-publish true and the --dns-* flags)".to_owned());
         }
         admin::view(&st.settings, RuntimeNotes { dns_record: live.or_else(|| st.record.clone()), notes })
     }
@@ -145,7 +145,7 @@ impl Admin {
         let change = admin::change(setting, value)?;
         let mut st = self.state.lock().await;
         if change == Change::DnsPublishing(true) && self.dns_settings.is_none() {
-            return Err(Refused("cannot publish: no DNS server is configured ([dns] in kmsedge.toml, --dns-server)".into()).into());
+            return Err(Refused("cannot publish: the host was started without DNS publishing configured ([dns] publish = true with server, zone and host in kmsedge.toml, or --dns-publish true and the --dns-* flags)".into()).into());
         }
         let plan = admin::plan(&st.settings, &change)?;
         // What can fail, before anything is stored.
