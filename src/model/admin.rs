@@ -13,12 +13,16 @@
 //! `host_keys` is one setting: once a key is installed or removed at
 //! runtime, the stored list replaces the configured one entirely.
 //!
-//! Sources for the vocabulary and ranges: Microsoft, "Slmgr.vbs options
-//! for obtaining volume activation information" (learn.microsoft.com,
-//! windows-server/get-started/activation-slmgr-vbs-options): `/sai` and
-//! `/sri` take minutes from 15 to 43 200, `/cpri` sets low priority, `/spri`
-//! normal, `/sprt` the TCP port, `/cdns` and `/sdns` turn SRV publishing
-//! off and on.
+//! Sources: Microsoft, "Appendix C: KMS Activation Configuration"
+//! (learn.microsoft.com/previous-versions/bb490217): `-sprt` sets the
+//! listening port, `-sdns` / `-cdns` turn dynamic DNS publishing on
+//! (default) / off, `-cpri` / `-spri` set the KMS priority to low / normal
+//! (default); "SetVLActivationInterval" and "SetVLRenewalInterval" of the
+//! SoftwareLicensingService WMI class (learn.microsoft.com,
+//! previous-versions/windows/desktop/sppwmi): both intervals are minutes
+//! from 15 to 43 200; "Slmgr.vbs options for obtaining volume activation
+//! information" (windows-server/get-started/activation-slmgr-vbs-options)
+//! for `/sai`, `/sri`, `/ipk`, `/upk` and `/dlv`.
 use super::events::SettingEvent;
 use super::host_keys::{self, HostKeys, Installed};
 use super::settings::{self, Expected};

@@ -7,9 +7,10 @@
 //! networks: the `--allow` list ([limits] allow) if there is one, else the
 //! host's own non-loopback subnets, else the private address ranges.
 //!
-//! Source: Microsoft, "Configure KMS" / "Activate using Key Management
-//! Service" (learn.microsoft.com): the KMS host needs an inbound exception
-//! for TCP 1688 in the firewall for the networks its clients are on.
+//! Source: Microsoft, "Deploying KMS Activation" (learn.microsoft.com,
+//! previous-versions/tn-archive/ff793409): "KMS requires a firewall
+//! exception on the KMS host … open TCP port 1688 … If using a non-default
+//! port, open the custom TCP port in the firewall."
 use std::prelude::rust_2024::*;
 use std::format;
 use ipnet::IpNet;
