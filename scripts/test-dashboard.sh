@@ -27,4 +27,4 @@ if [ "${KMSEDGE_SKIP_EDGE_BUILD:-0}" != 1 ]; then
 fi
 
 echo "== host dashboard in headless Chromium: native host, then the edge Worker"
-KMSEDGE_DASHBOARD_EDGE=1 node --test tests/browser/dashboard.test.mjs tests/browser/dashboard-edge.test.mjs
+KMSEDGE_DASHBOARD_EDGE=1 node --test tests/browser/dashboard.test.mjs tests/browser/settings.test.mjs tests/browser/dashboard-edge.test.mjs

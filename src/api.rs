@@ -166,7 +166,8 @@ pub struct Activity {
 pub struct EventRow {
     /// Unix seconds.
     pub time: i64,
-    /// "request" or "dns".
+    /// "request", "dns" or "setting" (a change on the running host: `name`
+    /// the setting, `message` its new value).
     pub kind: String,
     /// 12290, 12293 or 12294.
     pub event_id: u32,
@@ -218,9 +219,54 @@ pub struct EventQuery {
     pub product: Option<String>,
     /// "ok", "error" or one HRESULT (0xC004F042).
     pub result: Option<String>,
-    /// "request" or "dns".
+    /// "request", "dns" or "setting".
     pub kind: Option<String>,
     pub offset: Option<u64>,
     /// Default 100, at most 1000 (CSV: default and at most 100 000).
     pub limit: Option<u64>,
+}
+
+/// `GET /api/settings` (and the answer to `PUT`): what `slmgr /dlv` and the
+/// Volume Activation Tools wizard's configuration page show of a host's
+/// settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub kms_enabled: bool,
+    /// The KMS TCP port; null at the edge, which has no port of its own.
+    pub port: Option<u16>,
+    pub dns_publishing: bool,
+    /// The SRV record published while publishing is on (zone-file text),
+    /// where the host has a DNS configuration.
+    pub dns_record: Option<String>,
+    /// "normal" or "low".
+    pub priority: String,
+    /// Minutes.
+    pub activation_interval: u32,
+    pub renewal_interval: u32,
+    /// The organisation's installed host keys, by their last five characters.
+    pub host_keys: Vec<HostKeyInfo>,
+    /// Settings changed at runtime, which override the start-up configuration.
+    pub changed: Vec<String>,
+    /// Setting → how this host applies it, where it differs from Windows.
+    pub notes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostKeyInfo {
+    /// The last five characters, as `slmgr /dlv`'s partial product key.
+    pub partial: String,
+    /// The catalogue's name of the held key it is.
+    pub slot: String,
+    pub csvlk_name: String,
+}
+
+/// `PUT /api/settings`: one change, as one slmgr verb makes it. `setting`
+/// is port, dns_publishing, priority, activation_interval,
+/// renewal_interval, install_key or uninstall_key (value: the last five
+/// characters of the key, or null for every installed key).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SettingChange {
+    pub setting: String,
+    #[serde(default)]
+    pub value: Option<String>,
 }

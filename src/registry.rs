@@ -10,7 +10,11 @@
 //! because that is how a genuine host's count grows.
 
 /// The schema; idempotent, run at every start.
-pub const SCHEMA: &str = concat!(include_str!("../migrations/0001_registry.sql"), include_str!("../migrations/0002_events.sql"));
+pub const SCHEMA: &str = concat!(
+    include_str!("../migrations/0001_registry.sql"),
+    include_str!("../migrations/0002_events.sql"),
+    include_str!("../migrations/0003_settings.sql"),
+);
 
 /// How long a CMID counts: 30 days (43 200 minutes), as a genuine host.
 pub const CMID_EXPIRY_SECS: i64 = 30 * 24 * 3600;
@@ -103,6 +107,13 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 /// ?1 cutoff: deletes the events before it (by the time index).
 pub const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < ?1";
 
+/// Settings changed at runtime (`model::admin`): every row.
+pub const ALL_SETTINGS: &str = "SELECT name, value FROM settings";
+/// ?1 name, ?2 value, ?3 now.
+pub const SET_SETTING: &str = "\
+INSERT INTO settings (name, value, changed) VALUES (?1, ?2, ?3)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, changed = excluded.changed";
+
 /// Columns of an event row, in the order the listing queries return them.
 pub const EVENT_COLUMNS: &str = "time, event_id, hresult, remote, workstation, cmid, kms_id, sku, protocol, reported, name, server, message";
 
@@ -140,7 +151,7 @@ mod tests {
 
     #[test]
     fn schema_declares_every_table_the_queries_use() {
-        for table in ["clients", "host", "counters", "activity", "events"] {
+        for table in ["clients", "host", "counters", "activity", "events", "settings"] {
             assert!(super::SCHEMA.contains(&["CREATE TABLE IF NOT EXISTS ", table].concat()), "{table}");
         }
     }

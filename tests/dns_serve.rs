@@ -1,7 +1,8 @@
 //! `kmsedge serve` publishing its own SRV record through its `--dns-*`
 //! flags, against the BIND 9 that scripts/test-dns.sh starts: published on
 //! start (visible to a resolver, `dns check` activates through it), removed
-//! on SIGTERM, nothing sent with publishing off, and a wrong TSIG key
+//! on SIGTERM and by `kmsedge host … cdns` (again by `sdns`), nothing sent
+//! with publishing off, and a wrong TSIG key
 //! logged once with its cause while KMS keeps being served.
 mod support;
 
@@ -40,6 +41,20 @@ async fn serve_publishes_on_start_and_removes_on_sigterm() {
     assert!(ok, "{err}\n{r:#}");
     assert_eq!(r["answered_by"]["target"], host);
     assert_eq!(r["answered_by"]["address"], serve.kms.to_string());
+
+    // slmgr /cdns on the running host: the record is removed and stays
+    // removed; /sdns publishes it again (tests/serve/admin.rs has the rest
+    // of the verbs).
+    let http = serve.http.unwrap().to_string();
+    let o = run(&["host", &http, "cdns"]);
+    assert!(o.status.success(), "{}", support::bin::stderr(&o));
+    assert!(srv(&z).await.is_empty(), "SRV still there after cdns");
+    assert_eq!(serve.status()["dns"]["state"], "off");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(srv(&z).await.is_empty(), "re-published while off");
+    let o = run(&["host", &http, "sdns"]);
+    assert!(o.status.success(), "{}", support::bin::stderr(&o));
+    assert!(eventually(Duration::from_secs(15), || async { !srv(&z).await.is_empty() }).await, "not re-published after sdns");
 
     let (status, log) = serve.stop_with_log();
     assert!(status.success(), "serve exited with {status}:\n{log}");

@@ -28,6 +28,19 @@ const localTime = (unix) => dateTime(new Date(unix * 1000), { dateStyle: 'short'
 function cells(e) {
   const ok = e.result === '0x00000000';
   const time = h('time', { datetime: new Date(e.time * 1000).toISOString() }, localTime(e.time));
+  if (e.kind === 'setting') {
+    // A change on the running host (kmsedge's own event 1000): the setting
+    // and its new value.
+    return [
+      h('td', {}, time),
+      h('td', {}, `${e.event_id} setting changed`),
+      h('td', { class: 'ok' }, e.result),
+      h('td', { class: 'mono' }, e.name ?? ''),
+      h('td', {}, ''),
+      h('td', {}, e.message ?? ''),
+      h('td', {}, ''),
+    ];
+  }
   if (e.kind === 'dns') {
     return [
       h('td', {}, time),
@@ -83,7 +96,7 @@ export function eventsSection({ api, download, fail }) {
     h('h2', { id: 'hd-h-events' }, t('ev.title')),
     h('p', { class: 'hd-note' }, t('ev.note')),
     h('form', { class: 'fields', role: 'search', onsubmit: (e) => e.preventDefault() },
-      select('hd-ev-kind', 'ev.kind', 'kind', [['', 'hd.all'], ['request', 'ev.kind.request'], ['dns', 'ev.kind.dns']]),
+      select('hd-ev-kind', 'ev.kind', 'kind', [['', 'hd.all'], ['request', 'ev.kind.request'], ['dns', 'ev.kind.dns'], ['setting', 'ev.kind.setting']]),
       select('hd-ev-result', 'ev.result', 'result', [['', 'hd.all'], ['ok', 'ev.result.ok'], ['error', 'ev.result.error']]),
       select('hd-ev-period', 'ev.period', 'period', PERIODS),
       text('hd-ev-ws', 'ev.ws', 'workstation', 'ev.ws.placeholder'),

@@ -17,6 +17,7 @@ import { $, h, announce, debounce } from './dom.js';
 import { t, number, dateTime, onLanguage } from './i18n.js';
 import { stackedBars } from './chart.js';
 import { eventsSection } from './events.js';
+import { settingsSection } from './settings.js';
 
 const TOKEN_KEY = 'kmsedge.adminToken';
 export const REFRESH_MS = 5000;
@@ -147,6 +148,23 @@ async function api(path, signal = controller.signal, as = 'json') {
   } finally {
     clearTimeout(timeout);
     signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** PUT path with a JSON body and the token → its JSON; AuthError on
+ * 401/403, Error with the host's one line otherwise. */
+async function apiPut(path, body) {
+  const ac = new AbortController();
+  const timeout = setTimeout(() => ac.abort(new DOMException('no answer within 20 s', 'TimeoutError')), API_TIMEOUT_MS);
+  try {
+    const headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const r = await fetch(path, { method: 'PUT', headers, body: JSON.stringify(body), signal: ac.signal, cache: 'no-store', credentials: 'same-origin', redirect: 'error' });
+    if (r.status === 401 || r.status === 403) throw new AuthError(r.status, await errorText(r));
+    if (!r.ok) throw new Error(await errorText(r));
+    return await r.json();
+  } finally {
+    clearTimeout(timeout);
   }
 }
 
@@ -372,9 +390,23 @@ function build() {
     },
   });
 
-  $('hd-data').replaceChildren(toolbar, warn, status, countsSection, clients, events.el, activity);
+  // Settings (settings.js): the wizard's configuration page, slmgr's verbs.
+  const settings = settingsSection({
+    api: (path) => api(path),
+    put: (path, body) => apiPut(path, body),
+    // true when handled here (stale, aborted, token refused); else the
+    // section shows the error itself.
+    fail: (e) => {
+      if (gen !== generation || e.name === 'AbortError') return true;
+      if (e instanceof AuthError) { lockOut(e); return true; }
+      return false;
+    },
+  });
+  settings.load();
+
+  $('hd-data').replaceChildren(toolbar, warn, status, settings.el, countsSection, clients, events.el, activity);
   ui = { f, warn, listen, epids, dnsCard, dlv, counts, countsEmpty, q, kms, size, head, tbody, prev, next, exportBtn,
-    periods, chartBox, summary, dataBody, chartWidth: 0, events };
+    periods, chartBox, summary, dataBody, chartWidth: 0, events, settings };
   ui.resize = new ResizeObserver(() => {
     if (ui && ui.chartBox === chartBox && chartBox.clientWidth && chartBox.clientWidth !== ui.chartWidth) drawChart(true);
   });

@@ -1,7 +1,7 @@
 //! The `kmsedge` command: one binary for the host and the tools around it.
 use clap::{Parser, Subcommand};
 use kmsedge::native::serve;
-use kmsedge::tools::{activate, bench, bridge, decode, dns, key, probe, products};
+use kmsedge::tools::{activate, bench, bridge, decode, dns, host, key, probe, products};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,6 +31,8 @@ enum Command {
     Dns(dns::Args),
     /// Check a KMS host for what tells it from a genuine Windows host (exit 1 on any finding).
     Probe(probe::Args),
+    /// Administer a running host with slmgr's verbs (dlv, sprt, cdns/sdns, cpri/spri, sai/sri, ipk/upk).
+    Host(host::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Key(a) => key::run(a),
         Command::Bridge(a) => bridge::run(a),
         Command::Dns(a) => dns::run(a),
+        Command::Host(a) => host::run(a),
         // Its own exit statuses: 1 for a finding, 2 for an error.
         Command::Probe(a) => return probe::run(a),
     };

@@ -106,8 +106,11 @@ async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
     if !auth::admin_ok(secret(env, ADMIN_TOKEN).as_deref(), presented.as_deref()) {
         return unauthorized("admin token required: Authorization: Bearer <ADMIN_TOKEN>");
     }
+    let mut req = req;
     let post = req.method() == worker::Method::Post && path == seed::PATH;
-    if req.method() != worker::Method::Get && !post {
+    // A setting change (model::admin): its JSON goes on to the registry.
+    let put = req.method() == worker::Method::Put && path == "/api/settings";
+    if req.method() != worker::Method::Get && !post && !put {
         return Response::error("method not allowed", 405);
     }
     let config = match config(env) {
@@ -120,7 +123,12 @@ async fn api(req: Request, env: &Env, path: &str) -> Result<Response> {
         None => format!("https://registry{path}"),
     };
     let stub = registry_client::stub(env, &config.organisation)?;
-    let mut resp = if post {
+    let mut resp = if put {
+        let body = req.text().await?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Put).with_body(Some(body.into()));
+        stub.fetch_with_request(Request::new_with_init(&target, &init)?).await?
+    } else if post {
         let init = worker::RequestInit { method: worker::Method::Post, ..Default::default() };
         stub.fetch_with_request(Request::new_with_init(&target, &init)?).await?
     } else {

@@ -18,7 +18,9 @@ use crate::model::identity::Identity;
 use crate::model::record::ClientRecord;
 use crate::model::sql::{Sql, Value};
 use crate::model::views::{self, RuntimeInfo, ViewError};
+use crate::api::SettingChange;
 use crate::model::HostModel;
+use crate::model::admin::{self, Admin, Change, Priority, Refused, RuntimeNotes, Stored};
 use crate::registry::{self as sqlreg, CMID_EXPIRY_SECS};
 use crate::time::{Date, FileTime};
 use std::cell::RefCell;
@@ -55,6 +57,9 @@ pub struct KmsRegistry {
     bench_seed: bool,
     /// When expired events are next deleted.
     retention: RefCell<Retention>,
+    /// The settings in effect (start-up `[vars]` under those changed at
+    /// runtime), built with the model.
+    admin: RefCell<Option<Admin>>,
 }
 
 impl DurableObject for KmsRegistry {
@@ -77,6 +82,7 @@ impl DurableObject for KmsRegistry {
             schema_error,
             bench_seed,
             retention: RefCell::new(Retention::days(days)),
+            admin: RefCell::new(None),
         }
     }
 
@@ -175,6 +181,25 @@ impl DurableObject for KmsRegistry {
                 },
                 Err(e) => Response::error(format!("bad query: {e}"), 400),
             },
+            (Method::Get, "/api/settings") => {
+                self.model(config)?;
+                let a = self.admin.borrow().clone();
+                match a {
+                    Some(a) => Response::from_json(&admin::view(&a, notes())),
+                    None => Response::error("settings not loaded", 500),
+                }
+            }
+            (Method::Put, "/api/settings") => {
+                let c: SettingChange = match req.json().await {
+                    Ok(c) => c,
+                    Err(e) => return Response::error(format!("bad setting change: {e}"), 400),
+                };
+                match self.change(config, &c) {
+                    Ok(Ok(v)) => Response::from_json(&v),
+                    Ok(Err(refused)) => Response::error(refused.0, 400),
+                    Err(e) => Response::error(e.to_string(), 500),
+                }
+            }
             (Method::Post, super::seed::PATH) => super::seed::handle(self.bench_seed, &req, &self.state.storage(), &self.model),
             (Method::Get, super::seed::USAGE_PATH) if self.bench_seed => Response::from_json(&usage()),
             _ => Response::error("not found", 404),
@@ -244,9 +269,23 @@ impl KmsRegistry {
         let sql = self.sql();
         let started = worker::Date::now().as_millis();
         let now = unix_now();
-        let identity = Identity::load_or_create(&sql, Date::from_unix(now), config.ndr64, &config.host_keys, &mut SystemRng)
+        // Settings changed at runtime override the `[vars]` and secrets.
+        let stored = Stored::load(&sql).map_err(|e| worker::Error::from(e.to_string()))?;
+        let settings = stored.over(Admin {
+            port: None,
+            dns_publishing: false,
+            priority: Priority::Normal,
+            activation_interval: config.policy.activation_interval,
+            renewal_interval: config.policy.renewal_interval,
+            host_keys: config.host_keys.clone(),
+            changed: Vec::new(),
+        });
+        let mut policy = config.policy.clone();
+        policy.activation_interval = settings.activation_interval;
+        policy.renewal_interval = settings.renewal_interval;
+        let identity = Identity::load_or_create(&sql, Date::from_unix(now), config.ndr64, &settings.host_keys, &mut SystemRng)
             .map_err(|e| worker::Error::from(e.to_string()))?;
-        for i in config.host_keys.iter() {
+        for i in settings.host_keys.iter() {
             // By its last five characters only, as `slmgr /dlv` shows a key.
             worker::console_log!("host key …{} installed: {} ePID {}", i.key.partial(), i.slot.get().csvlk_name, identity.epid(i.slot));
         }
@@ -255,11 +294,63 @@ impl KmsRegistry {
             worker::console_warn!("registry rows with unreadable ids were not counted: {bad}");
         }
         let rows = counts.tracked_rows();
-        let model = Rc::new(HostModel::new(config.policy.clone(), identity, counts, now));
+        let model = Rc::new(HostModel::new(policy, identity, counts, now));
+        *self.admin.borrow_mut() = Some(settings);
         worker::console_log!("registry woke: {rows} counted rows rebuilt in {} ms", worker::Date::now().as_millis() - started);
         *self.model.borrow_mut() = Some(model.clone());
         Ok(model)
     }
+}
+
+impl KmsRegistry {
+    /// One administrator's change (`model::admin`): checked, stored with
+    /// its event in one transaction, then applied to the model.
+    fn change(&self, config: &EdgeConfig, c: &SettingChange) -> Result<core::result::Result<crate::api::Settings, Refused>> {
+        let model = self.model(config)?;
+        let current = match self.admin.borrow().clone() {
+            Some(a) => a,
+            None => return Err("settings not loaded".into()),
+        };
+        let change = match admin::change(&c.setting, c.value.as_deref()) {
+            Ok(ch) => ch,
+            Err(r) => return Ok(Err(r)),
+        };
+        let plan = match admin::plan(&current, &change) {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        let now = unix_now();
+        let identity = match change {
+            Change::InstallKey(_) | Change::UninstallKey(_) => Some(
+                Identity::load_or_create(&self.sql(), Date::from_unix(now), config.ndr64, &plan.after.host_keys, &mut SystemRng)
+                    .map_err(|e| worker::Error::from(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let sql = self.sql();
+        let stored = plan.clone();
+        transaction_sync(&self.state.storage(), move || stored.store(&sql, now))?;
+        worker::console_log!("setting {} changed: {}", plan.name, plan.message);
+        model.set_intervals(plan.after.activation_interval, plan.after.renewal_interval);
+        if let Some(i) = identity {
+            model.set_identity(i);
+        }
+        let view = admin::view(&plan.after, notes());
+        *self.admin.borrow_mut() = Some(plan.after);
+        Ok(Ok(view))
+    }
+}
+
+/// How the edge applies what it stores differently from a Windows host.
+fn notes() -> RuntimeNotes {
+    let mut notes = std::collections::BTreeMap::new();
+    notes.insert(admin::names::PRIORITY.into(), "stored and shown only: a Worker has no process priority".into());
+    notes.insert(
+        admin::names::DNS_PUBLISHING.into(),
+        "stored and shown only: the edge publishes no SRV record (branches reach it through their bridge)".into(),
+    );
+    notes.insert(admin::names::PORT.into(), "none of its own: clients reach the edge through Cloudflare (TCP) or a branch bridge".into());
+    RuntimeNotes { dns_record: None, notes }
 }
 
 /// What the registry's statements cost since the object woke, as Cloudflare

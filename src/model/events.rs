@@ -34,6 +34,12 @@ pub const DNS_FAILED: u32 = 12293;
 /// The host published its SRV record.
 pub const DNS_PUBLISHED: u32 = 12294;
 
+/// An administrator changed a setting of the running host
+/// ([`super::admin`]). kmsedge's own id, outside the range of the Key
+/// Management Service log's ids (12288–12294), so it is never taken for
+/// one of a genuine host's events.
+pub const SETTING_CHANGED: u32 = 1000;
+
 /// Days of history kept unless configured.
 pub const DEFAULT_DAYS: u32 = 30;
 /// Expired events are deleted at most this often.
@@ -158,6 +164,28 @@ impl DnsEvent {
     }
 }
 
+/// A setting changed on the running host: `name` is the setting, `message`
+/// what it became (a host key by its last five characters only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingEvent {
+    /// Unix seconds.
+    pub time: i64,
+    pub name: String,
+    pub message: String,
+}
+
+impl SettingEvent {
+    pub fn store<S: Sql>(&self, sql: &S) -> Result<(), S::Error> {
+        let mut row = std::vec![Value::Null; 13];
+        row[0] = self.time.into();
+        row[1] = i64::from(SETTING_CHANGED).into();
+        row[2] = 0i64.into();
+        row[10] = self.name.as_str().into();
+        row[12] = self.message.as_str().into();
+        sql.execute(registry::INSERT_EVENT, &row)
+    }
+}
+
 /// How long events are kept, and when the writer next deletes the expired
 /// ones. Each host keeps one next to its writer (the native registry
 /// thread, the edge's Durable Object).
@@ -244,7 +272,8 @@ fn filter(q: &EventQuery) -> Result<Filter, ViewError> {
         cond.push(match kind.to_ascii_lowercase().as_str() {
             "request" => format!("event_id = {REQUEST}"),
             "dns" => format!("event_id IN ({DNS_FAILED}, {DNS_PUBLISHED})"),
-            _ => return bad(format!("kind must be request or dns, got {kind:?}")),
+            "setting" => format!("event_id = {SETTING_CHANGED}"),
+            _ => return bad(format!("kind must be request, dns or setting, got {kind:?}")),
         });
     }
     if let Some(r) = some_text(&q.result) {
@@ -320,7 +349,12 @@ fn event_row(r: &[Value]) -> EventRow {
     let sku_name = |id: &str| Guid::parse(id).ok().and_then(|g| catalog::sku(&g)).map_or("Unknown", |s| s.name).to_owned();
     EventRow {
         time: r[0].int(),
-        kind: if event_id == REQUEST { "request" } else { "dns" }.to_owned(),
+        kind: match event_id {
+            REQUEST => "request",
+            SETTING_CHANGED => "setting",
+            _ => "dns",
+        }
+        .to_owned(),
         event_id,
         result: format!("0x{:08X}", r[2].int() as u32),
         remote: opt_text(&r[3]),

@@ -15,6 +15,8 @@
 //! * [`rate`] — per-source caps on open connections and activations per
 //!   minute;
 //! * [`record`] — the registry row one request leaves;
+//! * [`admin`] — settings changed on the running host (slmgr's verbs):
+//!   validation, storage over the start-up configuration, their events;
 //! * [`events`] — the event history (one row per request and per DNS
 //!   publishing attempt), its retention and the `/api/events` view.
 //!
@@ -22,6 +24,7 @@
 //! runtime stores the [`record::ClientRecord`] (native: journal, then
 //! SQLite; edge: the Durable Object's SQLite), then
 //! [`HostModel::conclude`] counts the machine and builds the decision.
+pub mod admin;
 pub mod counts;
 pub mod events;
 pub mod host_keys;
@@ -40,7 +43,7 @@ use crate::{Guid, HResult};
 use counts::Counts;
 use identity::Identity;
 use settings::PolicySettings;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 /// How often expired CMIDs are dropped from the counts, at most.
 pub const PRUNE_EVERY_SECS: i64 = 60;
@@ -56,6 +59,13 @@ pub struct Answer {
     pub genuine: u32,
 }
 
+impl Live {
+    /// The settings' rules for a host holding this identity's keys.
+    fn policy(&self) -> policy::Policy<'_> {
+        policy::Policy { host_keys: &self.identity.slots, ..self.policy.policy() }
+    }
+}
+
 #[derive(Debug)]
 struct Tally {
     counts: Counts,
@@ -63,15 +73,48 @@ struct Tally {
 }
 
 pub struct HostModel {
-    pub policy: PolicySettings,
-    pub identity: Identity,
+    /// What an administrator may change while the host runs ([`admin`]):
+    /// read for every request, written only by a change.
+    live: RwLock<Live>,
     tally: Mutex<Tally>,
+}
+
+#[derive(Debug)]
+struct Live {
+    policy: PolicySettings,
+    identity: Identity,
 }
 
 impl HostModel {
     /// `counts` as rebuilt from the registry at `now` (Unix seconds).
     pub fn new(policy: PolicySettings, identity: Identity, counts: Counts, now: i64) -> HostModel {
-        HostModel { policy, identity, tally: Mutex::new(Tally { counts, pruned_at: now }) }
+        HostModel { live: RwLock::new(Live { policy, identity }), tally: Mutex::new(Tally { counts, pruned_at: now }) }
+    }
+
+    fn live(&self) -> RwLockReadGuard<'_, Live> {
+        self.live.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The policy in effect.
+    pub fn policy_settings(&self) -> PolicySettings {
+        self.live().policy.clone()
+    }
+
+    /// The identity in effect.
+    pub fn identity(&self) -> Identity {
+        self.live().identity.clone()
+    }
+
+    /// `slmgr /sai`, `/sri`: the intervals the next answers carry.
+    pub fn set_intervals(&self, activation: u32, renewal: u32) {
+        let mut l = self.live.write().unwrap_or_else(|p| p.into_inner());
+        l.policy.activation_interval = activation;
+        l.policy.renewal_interval = renewal;
+    }
+
+    /// `slmgr /ipk`, `/upk`: the next answers carry this identity's ePIDs.
+    pub fn set_identity(&self, identity: Identity) {
+        self.live.write().unwrap_or_else(|p| p.into_inner()).identity = identity;
     }
 
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -81,12 +124,8 @@ impl HostModel {
     /// Every refusal rule, applied once per request; the verdict goes into
     /// the record and then into [`HostModel::conclude`].
     pub fn check(&self, req: &RequestRepr, now: FileTime) -> Verdict {
-        policy::check_request(req, now, &self.policy())
-    }
-
-    /// The settings' rules for a host holding this identity's keys.
-    fn policy(&self) -> policy::Policy<'_> {
-        policy::Policy { host_keys: &self.identity.slots, ..self.policy.policy() }
+        let live = self.live();
+        policy::check_request(req, now, &live.policy())
     }
 
     /// After the request's record is stored: counts the machine (a grant
@@ -135,8 +174,9 @@ impl HostModel {
         let decision = match verdict {
             Err(hr) => Decision::Refuse(hr),
             Ok(()) => {
-                let epid = self.identity.answer(&req.kms_id, &req.application);
-                Decision::Grant(policy::grant(req, &self.policy(), genuine, epid, self.identity.hwid))
+                let live = self.live();
+                let epid = live.identity.answer(&req.kms_id, &req.application);
+                Decision::Grant(policy::grant(req, &live.policy(), genuine, epid, live.identity.hwid))
             }
         };
         Answer { decision, genuine }

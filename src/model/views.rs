@@ -269,10 +269,10 @@ pub fn status<S: Sql>(sql: &S, model: &super::HostModel, rt: RuntimeInfo, now: i
         started_at: rt.started_at,
         uptime_secs: (now - rt.started_at).max(0),
         listen: rt.listen,
-        identity: model.identity.view(),
-        policy: model.policy.info(rt.ndr64),
+        identity: model.identity().view(),
+        policy: model.policy_settings().info(rt.ndr64),
         counters: counters(sql)?,
-        counts: counts(sql, now, model.policy.count)?,
+        counts: counts(sql, now, model.policy_settings().count)?,
         dns: rt.dns,
     })
 }

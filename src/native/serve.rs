@@ -8,14 +8,17 @@
 //! ```
 //! The protocol is the no_std core's; this module only moves bytes, keeps
 //! time, draws random numbers and remembers clients.
+pub mod admin;
 pub mod admission;
 mod args;
 pub mod file;
+pub mod firewall;
 pub mod host;
 pub mod http;
 pub mod listener;
 mod logging;
 pub mod metrics;
+pub mod priority;
 pub mod server;
 pub mod session;
 pub mod settings;

@@ -393,6 +393,7 @@ export default {
   'ev.kind': 'Kind',
   'ev.kind.request': 'Requests',
   'ev.kind.dns': 'DNS publishing',
+  'ev.kind.setting': 'Setting changes',
   'ev.result': 'Result',
   'ev.result.ok': 'Success',
   'ev.result.error': 'Error',

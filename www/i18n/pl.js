@@ -397,6 +397,7 @@ export default {
   'ev.kind': 'Rodzaj',
   'ev.kind.request': 'Żądania',
   'ev.kind.dns': 'Publikowanie w DNS',
+  'ev.kind.setting': 'Zmiany ustawień',
   'ev.result': 'Wynik',
   'ev.result.ok': 'Sukces',
   'ev.result.error': 'Błąd',

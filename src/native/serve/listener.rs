@@ -37,19 +37,24 @@ fn socket_for(addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
-/// Accepts until `shutdown` turns true; each admitted connection gets its
-/// own task.
+/// Accepts until `stop` (this listener closes: the port changed) or
+/// `shutdown` (the host stops) turns true; each admitted connection gets
+/// its own task, which only `shutdown` drains, so closing a listener never
+/// drops a connection it accepted.
 pub async fn accept_loop(
     listener: TcpListener,
     host: Arc<Host>,
     admission: Arc<Admission>,
     cfg: Arc<SessionConfig>,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let mut host_stops = shutdown.clone();
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = host_stops.wait_for(|stop| *stop) => break,
+            _ = stop.wait_for(|stop| *stop) => break,
         };
         match accepted {
             Ok((stream, peer)) => match admission.admit(peer.ip()) {

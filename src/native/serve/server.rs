@@ -1,6 +1,7 @@
 //! Starting and stopping the whole host: registry, identity, listeners,
 //! HTTP, and the order they go down in so that nothing acknowledged is lost.
 use std::prelude::rust_2024::Vec;
+use super::admin::{AcceptEnv, Admin, AdminParts};
 use super::admission::Admission;
 use super::host::{Host, now};
 use super::http::{self, DnsSlot, HttpState};
@@ -12,6 +13,7 @@ use super::store::writer::{Writer, WriterThread};
 use super::store::{self, DataDir};
 use crate::host::Config;
 use crate::model::HostModel;
+use crate::model::admin::{self, Priority, Stored};
 use crate::model::counts::Counts;
 use crate::model::identity::Identity;
 use crate::registry::CMID_EXPIRY_SECS;
@@ -29,8 +31,8 @@ pub struct Server {
     pub kms_addrs: Vec<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
     pub host: Arc<Host>,
+    pub admin: Arc<Admin>,
     stop: watch::Sender<bool>,
-    accept_tasks: Vec<JoinHandle<()>>,
     http_task: Option<JoinHandle<()>>,
     pruner: JoinHandle<()>,
     dns: Arc<DnsSlot>,
@@ -48,7 +50,32 @@ impl Server {
         let data = DataDir::open(&s.data_dir)?;
         let mut conn = store::open_writer(&data.db, s.sync)?;
         let (unix, _) = now();
-        let identity = Identity::load_or_create(&conn, Date::from_unix(unix), s.ndr64, &s.host_keys, &mut rand::rng())
+        // Settings changed at runtime override the start-up ones
+        // (model::admin).
+        let stored = Stored::load(&conn).map_err(|e| anyhow!("{e} ({})", data.db.display()))?;
+        let startup = admin::Admin {
+            port: Some(s.listen.first().map_or(0, |a| a.port())),
+            dns_publishing: s.dns.is_some(),
+            priority: Priority::Normal,
+            activation_interval: s.policy.activation_interval,
+            renewal_interval: s.policy.renewal_interval,
+            host_keys: s.host_keys.clone(),
+            changed: Vec::new(),
+        };
+        let mut settings = stored.over(startup);
+        if !settings.changed.is_empty() {
+            // Said once at start, so an edited flag or TOML value that a
+            // runtime change overrides is not a mystery.
+            tracing::info!(settings = %settings.changed.join(", "), "settings changed at runtime override the start-up configuration");
+        }
+        let mut policy = s.policy.clone();
+        policy.activation_interval = settings.activation_interval;
+        policy.renewal_interval = settings.renewal_interval;
+        let listen: Vec<SocketAddr> = match stored.port {
+            Some(p) => s.listen.iter().map(|a| SocketAddr::new(a.ip(), p)).collect(),
+            None => s.listen.clone(),
+        };
+        let identity = Identity::load_or_create(&conn, Date::from_unix(unix), s.ndr64, &settings.host_keys, &mut rand::rng())
             .map_err(|e| anyhow!("{e} ({})", data.db.display()))?
             .with(&s.identity);
         if identity.ndr64_mismatch(s.ndr64) {
@@ -72,7 +99,7 @@ impl Server {
 
         // Bind before starting anything, so a taken port leaves nothing behind.
         let mut kms = Vec::new();
-        for addr in &s.listen {
+        for addr in &listen {
             let l = listener::bind(*addr)?;
             let bound = l.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
             kms.push((l, bound));
@@ -102,39 +129,55 @@ impl Server {
             epid_windows = %identity.windows_epid(),
             "registry open"
         );
-        for i in s.host_keys.iter() {
+        for i in settings.host_keys.iter() {
             // The key by its last five characters only, as `slmgr /dlv` shows it.
             tracing::info!(key = %format_args!("…{}", i.key.partial()), csvlk = i.slot.get().csvlk_name, epid = %identity.epid(i.slot), "host key installed");
         }
-        let model = HostModel::new(s.policy.clone(), identity, counts, unix);
+        let model = HostModel::new(policy, identity, counts, unix);
         let host = Arc::new(Host { model, writer, metrics });
         let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address);
         let (stop, stopped) = watch::channel(false);
 
-        let mut accept_tasks = Vec::new();
-        let mut kms_addrs = Vec::new();
-        for (l, bound) in kms {
-            let cfg = Arc::new(SessionConfig {
-                rpc: Config {
-                    port: bound.port(),
-                    ndr64: s.ndr64,
-                    btfn: s.btfn,
-                    max_pdu: s.limits.max_pdu,
-                    limits: s.limits.connection.core(),
-                },
+        let env = AcceptEnv {
+            host: host.clone(),
+            admission: admission.clone(),
+            session: SessionConfig {
+                rpc: Config { port: 0, ndr64: s.ndr64, btfn: s.btfn, max_pdu: s.limits.max_pdu, limits: s.limits.connection.core() },
                 shutdown_grace: s.limits.shutdown_grace,
-            });
-            tracing::info!(addr = %bound, "KMS host listening");
-            kms_addrs.push(bound);
-            let task = listener::accept_loop(l, host.clone(), admission.clone(), cfg, stopped.clone());
-            accept_tasks.push(tokio::spawn(task));
+            },
+            shutdown: stopped.clone(),
+        };
+        let listeners: Vec<_> = kms.into_iter().map(|(l, bound)| env.spawn(l, bound)).collect();
+        let kms_addrs: Vec<SocketAddr> = listeners.iter().map(|a| a.addr).collect();
+        if settings.port == Some(0) {
+            settings.port = Some(kms_addrs[0].port());
         }
 
         // Advertise only once the port is known and served.
         // Each publishing attempt goes into the event history.
-        let events = host.writer.clone();
-        let publisher = crate::native::dns::Publisher::start_recording(s.dns.clone(), kms_addrs[0].port(), move |e| events.note_dns(e));
+        let publisher = if settings.dns_publishing {
+            let events = host.writer.clone();
+            crate::native::dns::Publisher::start_recording(s.dns.clone(), kms_addrs[0].port(), move |e| events.note_dns(e))
+        } else {
+            crate::native::dns::Publisher::off()
+        };
         let dns = Arc::new(Mutex::new(Some(publisher)));
+        let nice = super::priority::Nice::default();
+        if settings.priority == Priority::Low {
+            nice.set(Priority::Low);
+        }
+        let admin = Arc::new(Admin::new(AdminParts {
+            env,
+            conn: store::open_writer(&data.db, s.sync)?,
+            settings,
+            listeners,
+            dns: dns.clone(),
+            dns_settings: s.dns.clone(),
+            ndr64: s.ndr64,
+            overrides: s.identity.clone(),
+            nice,
+        }));
+        super::firewall::advise(&kms_addrs, &s.limits.allow);
 
         let mut http_addr = None;
         let http_task = match (http_listener, reader) {
@@ -147,7 +190,7 @@ impl Server {
                     reader: Mutex::new(reader),
                     token: s.admin_token.clone(),
                     started_at: unix,
-                    listen: kms_addrs.clone(),
+                    admin: admin.clone(),
                     ndr64: s.ndr64,
                     dns: dns.clone(),
                 });
@@ -182,8 +225,8 @@ impl Server {
             kms_addrs,
             http_addr,
             host,
+            admin,
             stop,
-            accept_tasks,
             http_task,
             pruner,
             dns,
@@ -200,9 +243,7 @@ impl Server {
     /// is checkpointed into the database file, which is then closed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        for t in self.accept_tasks {
-            let _ = t.await;
-        }
+        self.admin.stop_accepting().await;
         let open = self.admission.open();
         if open > 0 {
             tracing::info!(connections = open, "waiting for connections to finish");

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+#[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub rpc: Config,
     pub shutdown_grace: Duration,

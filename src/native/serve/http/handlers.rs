@@ -61,7 +61,7 @@ pub async fn status(State(state): State<Arc<HttpState>>) -> Response {
     let rt = RuntimeInfo {
         name: "native",
         started_at: state.started_at,
-        listen: state.listen.iter().map(|a| a.to_string()).collect(),
+        listen: state.admin.listen().iter().map(|a| a.to_string()).collect(),
         dns: state.dns.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|p| p.status()),
         ndr64: state.ndr64,
     };
@@ -102,6 +102,31 @@ pub async fn events_csv(State(state): State<Arc<HttpState>>, q: Result<Query<Eve
             .into_response()
     })
     .await
+}
+
+/// `GET /api/settings`: what `slmgr /dlv` shows of the settings.
+pub async fn settings(State(state): State<Arc<HttpState>>) -> Response {
+    Json(state.admin.view().await).into_response()
+}
+
+/// `PUT /api/settings`: one change (`crate::api::SettingChange`), stored
+/// and applied; 400 with one line when refused.
+pub async fn change_setting(
+    State(state): State<Arc<HttpState>>,
+    body: Result<Json<crate::api::SettingChange>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(c) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    match state.admin.apply(&c.setting, c.value.as_deref()).await {
+        Ok(v) => Json(v).into_response(),
+        Err(crate::native::serve::admin::AdminError::Refused(r)) => error(StatusCode::BAD_REQUEST, r.0),
+        Err(crate::native::serve::admin::AdminError::Failed(m)) => {
+            tracing::error!(error = %m, "setting change failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, m)
+        }
+    }
 }
 
 pub async fn activity(State(state): State<Arc<HttpState>>) -> Response {

@@ -5,8 +5,8 @@
 //! | path | access |
 //! |---|---|
 //! | `/`, page files, `/healthz`, `/api/products` | anyone who reaches the port |
-//! | `/api/status`, `/api/clients`, `/api/activity`, `/api/events`, `/api/events.csv`, `/metrics` | [`auth`]: the admin token, or loopback when none is set |
-use std::prelude::rust_2024::{String, Vec};
+//! | `/api/status`, `/api/clients`, `/api/activity`, `/api/events`, `/api/events.csv`, `/api/settings` (GET, PUT), `/metrics` | [`auth`]: the admin token, or loopback when none is set |
+use std::prelude::rust_2024::String;
 pub mod assets;
 pub mod auth;
 mod handlers;
@@ -29,8 +29,8 @@ pub struct HttpState {
     pub reader: Mutex<Connection>,
     pub token: Option<String>,
     pub started_at: i64,
-    /// Bound KMS addresses.
-    pub listen: Vec<SocketAddr>,
+    /// Runtime administration (and the bound KMS addresses).
+    pub admin: Arc<super::admin::Admin>,
     pub ndr64: bool,
     /// SRV publishing, for the status; taken out at shutdown.
     pub dns: Arc<DnsSlot>,
@@ -47,6 +47,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/activity", get(handlers::activity))
         .route("/api/events", get(handlers::events))
         .route("/api/events.csv", get(handlers::events_csv))
+        .route("/api/settings", get(handlers::settings).put(handlers::change_setting))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
