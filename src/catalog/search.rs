@@ -174,10 +174,14 @@ fn is_preview(sku: &Sku) -> bool {
     sku.kms_id().is_some_and(|k| k.preview) || sku.name.contains("Preview") || sku.name.contains("Pre-Release")
 }
 
-/// The same word, a prefix of it, or a typo away (see [`closest`]).
+/// The same word, a prefix of it, or a typo away (see [`closest`]);
+/// versions and years (words with digits) only the same.
 fn near(q: &str, n: &str) -> bool {
     if q == n || (q.len() >= MIN_PREFIX && n.starts_with(q)) {
         return true;
+    }
+    if q.bytes().chain(n.bytes()).any(|b| b.is_ascii_digit()) {
+        return false;
     }
     let allowed = match q.len() {
         0..=3 => return false,
