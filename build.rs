@@ -209,9 +209,9 @@ fn search_tables(cat: &Catalogue, names: &str, words: &str) -> Result<String, Ve
     }
     // Longer phrases first, so "dla stacji roboczych" wins over "dla".
     rules.sort_by_key(|(from, _)| std::cmp::Reverse(from.split(' ').count()));
-    let _ = writeln!(code, "/// `(words, meaning)`, longest phrases first.\npub(super) static WORD_RULES: &[(&str, &str)] = &[");
+    let _ = writeln!(code, "/// `(words, how many, meaning)`, longest phrases first.\npub(super) static WORD_RULES: &[(&str, usize, &str)] = &[");
     for (from, to) in rules {
-        let _ = writeln!(code, "    ({}, {}),", lit(from), lit(to));
+        let _ = writeln!(code, "    ({}, {}, {}),", lit(from), from.split(' ').count(), lit(to));
     }
     code.push_str("];\n");
     if err.is_empty() { Ok(code) } else { Err(err) }

@@ -37,8 +37,7 @@ impl Words {
         let mut out = Words::EMPTY;
         let mut i = 0;
         'words: while i < raw.len {
-            for (from, to) in super::search::WORD_RULES {
-                let n = from.split(' ').count();
+            for &(from, n, to) in super::search::WORD_RULES {
                 if i + n <= raw.len && from.split(' ').zip(i..i + n).all(|(w, j)| raw.word(j) == w) {
                     for w in to.split(' ').filter(|w| !w.is_empty()) {
                         out.push(w.as_bytes(), true);
