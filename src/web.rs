@@ -6,7 +6,7 @@
 //! first view needs:
 //!
 //! * feature `web-lookup` → `www/pkg/kmsedge.js`, loaded with the page:
-//!   [`search`], [`product`], [`dns_records`], [`version`];
+//!   [`search`], [`product`], [`check_key`], [`dns_records`], [`version`];
 //! * feature `web-decoder` → `www/pkg/decoder/kmsedge_decoder.js`, loaded
 //!   the first time the Decoder view is opened or a file is dropped:
 //!   [`decode_hex`], [`decode_file`], [`version`].
@@ -245,24 +245,31 @@ retail and MAK keys do not. Run the commands in an elevated Command Prompt on th
         }
     }
 
-    /// Every SKU with a GVLK whose name, family or edition contains all words
-    /// of `query` (any order, any case), grouped by family in catalogue order,
-    /// with the commands for `host:port`.
+    /// Every SKU with a GVLK one of whose names (the catalogue's,
+    /// Microsoft's, the Polish article's, short forms: [`catalog::find`])
+    /// holds all words of `query`, best first, grouped by family in the
+    /// order of each family's best product, with the commands for
+    /// `host:port`. `matched_name` is the name that matched when not the
+    /// catalogue's; `not_kms` is set when that name is a product with no KMS
+    /// client edition (why its own keys do not work). When nothing matches,
+    /// `suggestions` holds the closest products ([`catalog::closest`]).
     ///
     /// `{"note", "query", "host", "port", "host_error", "count",
     ///   "families": [{"family", "products": [{"id", "name", "family", "edition",
-    ///   "application", "office", "kms_name", "gvlk", "folder", "commands"}]}]}`
+    ///   "application", "office", "kms_name", "gvlk", "folder", "commands",
+    ///   "matched_name", "not_kms"}]}],
+    ///   "suggestions": [{"id", "name"}]}`
     #[wasm_bindgen]
     pub fn search(query: &str, host: &str, port: u16) -> String {
         let port = if port == 0 { 1688 } else { port };
         let (host, host_error) = command_host(host);
-        let mut families: Vec<(&'static str, Vec<&'static Sku>)> = Vec::new();
+        let mut families: Vec<(&'static str, Vec<catalog::Hit>)> = Vec::new();
         let mut count = 0usize;
-        for sku in catalog::search(query).filter(|s| s.gvlk.is_some()) {
+        for hit in catalog::find(query).filter(|h| h.sku.gvlk.is_some()) {
             count += 1;
-            match families.iter_mut().find(|(f, _)| *f == sku.family) {
-                Some((_, list)) => list.push(sku),
-                None => families.push((sku.family, vec![sku])),
+            match families.iter_mut().find(|(f, _)| *f == hit.sku.family) {
+                Some((_, list)) => list.push(hit),
+                None => families.push((hit.sku.family, vec![hit])),
             }
         }
         let mut out = String::from("{");
@@ -281,13 +288,112 @@ retail and MAK keys do not. Run the commands in an elevated Command Prompt on th
             field(&mut out, "family", family);
             key(&mut out, "products");
             raw(&mut out, "[");
-            for sku in list {
-                product_fields(&mut out, sku, &host, port);
+            for hit in list {
+                product_fields(&mut out, hit.sku, &host, port);
+                opt_field(&mut out, "matched_name", hit.via.map(|a| a.name));
+                opt_field(&mut out, "not_kms", hit.via.and_then(|a| a.note));
                 out.push('}');
             }
             out.push_str("]}");
         }
+        out.push(']');
+        key(&mut out, "suggestions");
+        raw(&mut out, "[");
+        if count == 0 {
+            for hit in catalog::closest(query, SUGGESTIONS).filter(|h| h.sku.gvlk.is_some()) {
+                raw(&mut out, "{");
+                field(&mut out, "id", &hit.sku.id.to_string());
+                field(&mut out, "name", hit.sku.name);
+                out.push('}');
+            }
+        }
         out.push_str("]}");
+        out
+    }
+
+    /// How many closest products a search that finds nothing suggests.
+    const SUGGESTIONS: usize = 5;
+
+    // -------------------------------------------------------- key checker
+
+    /// What a product key is, for the page's checker: the core's reading
+    /// ([`crate::pkey`]), the same as `kmsedge key`'s. The key is never
+    /// returned whole (`masked`: the last five characters only).
+    ///
+    /// `{"kind", "valid", "masked", "message", "error", "suspect_groups",
+    ///   "group_id", "serial", "csvlk_name", "product"}`:
+    /// - `kind`: `gvlk` (the catalogue's GVLK of `product`, whose `commands`
+    ///   are for `host:port`), `gvlk_group` (another KMS client key of
+    ///   `product`'s group), `csvlk` (a KMS host key), `not_kms` (a valid
+    ///   key that is not a KMS client key), `older_gvlk` / `older_unknown`
+    ///   (a key without `N`, which only the catalogue can tell: a GVLK of
+    ///   `product`, or not known), `invalid`;
+    /// - `valid`: true, false, or null for an older-format key (no checksum);
+    /// - `message`: one English sentence saying what the key is;
+    /// - `error`: why it is invalid; `suspect_groups`: the groups of five
+    ///   (1–5) a typo is probably in, empty when unknown;
+    /// - `group_id`, `serial`: a 2009-format key's fields, else null.
+    #[wasm_bindgen]
+    pub fn check_key(input: &str, host: &str, port: u16) -> String {
+        use crate::pkey::{self, Classification, Identity};
+        let port = if port == 0 { 1688 } else { port };
+        let (host, _) = command_host(host);
+        let masked = pkey::KeyText::parse(input).ok().map(|t| t.masked().to_string());
+        let mut out = String::from("{");
+        let (kind, valid, message, product, fields, csvlk) = match pkey::classify(input) {
+            Classification::Pkey2009 { key, identity, .. } => {
+                let (kind, product, csvlk) = match identity {
+                    Identity::Gvlk(s) => ("gvlk", Some(s), None),
+                    Identity::GvlkGroup(s) => ("gvlk_group", Some(s), None),
+                    Identity::Csvlk { slot, .. } => ("csvlk", None, slot.map(|s| s.get().csvlk_name)),
+                    Identity::NotKms => ("not_kms", None, None),
+                };
+                (kind, "true", identity.to_string(), product, Some((key.group, key.serial)), csvlk)
+            }
+            Classification::Pre2009 { gvlk: Some(s), .. } => {
+                ("older_gvlk", "null", Identity::Gvlk(s).to_string(), Some(s), None, None)
+            }
+            Classification::Pre2009 { gvlk: None, .. } => (
+                "older_unknown",
+                "null",
+                String::from("an older-format key (no N) that is not in the catalogue: not a known KMS client key"),
+                None,
+                None,
+                None,
+            ),
+            Classification::Invalid(e) => {
+                field(&mut out, "error", &e.to_string());
+                ("invalid", "false", format!("not a valid product key: {e}"), None, None, None)
+            }
+        };
+        if kind != "invalid" {
+            raw(&mut out, "\"error\":null");
+        }
+        field(&mut out, "kind", kind);
+        key(&mut out, "valid");
+        raw(&mut out, valid);
+        opt_field(&mut out, "masked", masked.as_deref());
+        field(&mut out, "message", &message);
+        key(&mut out, "suspect_groups");
+        raw(&mut out, "[");
+        for g in pkey::suspect_groups(input).iter() {
+            raw(&mut out, &g.to_string());
+        }
+        out.push(']');
+        key(&mut out, "group_id");
+        raw(&mut out, &fields.map_or_else(|| String::from("null"), |f| f.0.to_string()));
+        key(&mut out, "serial");
+        raw(&mut out, &fields.map_or_else(|| String::from("null"), |f| f.1.to_string()));
+        opt_field(&mut out, "csvlk_name", csvlk);
+        key(&mut out, "product");
+        match product {
+            Some(sku) => {
+                product_fields(&mut out, sku, &host, port);
+                out.push('}');
+            }
+            None => raw(&mut out, "null"),
+        }
+        out.push('}');
         out
     }
 
@@ -378,6 +484,46 @@ retail and MAK keys do not. Run the commands in an elevated Command Prompt on th
             assert_eq!(out, r#"["q\"b\\n\nt\u0009c\u0001é",null]"#);
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(v[0], "q\"b\\n\nt\tc\u{1}é");
+        }
+
+        fn json(s: &str) -> serde_json::Value {
+            serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+        }
+
+        #[test]
+        fn search_finds_polish_names_and_suggests_when_nothing_matches() {
+            let v = json(&search("Wydawca 2019", "", 0));
+            assert_eq!(v["families"][0]["products"][0]["name"], "Office Publisher 2019");
+            assert_eq!(v["suggestions"], serde_json::json!([]));
+            let v = json(&search("Access Runtime 2019", "", 0));
+            let p = &v["families"][0]["products"][0];
+            assert_eq!((p["name"].as_str(), p["matched_name"].as_str()), (Some("Office Access 2019"), Some("Access Runtime 2019")));
+            assert!(p["not_kms"].as_str().unwrap().contains("not KMS client keys"));
+            let v = json(&search("Windwos 11 Pro", "", 0));
+            assert_eq!(v["count"], 0);
+            assert_eq!(v["suggestions"][0]["name"], "Windows 10/11 Pro");
+        }
+
+        #[test]
+        fn check_key_classifies_and_names_the_typo_group() {
+            let v = json(&check_key("w269n-wfgwx-yvc9b-4j6c9-t83gx", "kms.lan", 1700));
+            assert_eq!((v["kind"].as_str(), v["valid"].as_bool()), (Some("gvlk"), Some(true)));
+            assert_eq!(v["masked"], "*****-*****-*****-*****-T83GX");
+            assert_eq!(v["product"]["name"], "Windows 10/11 Pro");
+            assert_eq!(v["product"]["commands"][1], "slmgr /skms kms.lan:1700");
+            assert_eq!(v["error"], serde_json::Value::Null);
+            // One character of group 3 changed.
+            let v = json(&check_key("W269N-WFGWX-YVK9B-4J6C9-T83GX", "", 0));
+            assert_eq!((v["kind"].as_str(), v["valid"].as_bool()), (Some("invalid"), Some(false)));
+            assert!(v["suspect_groups"].as_array().unwrap().contains(&serde_json::json!(3)), "{v}");
+            assert!(v["error"].as_str().unwrap().contains("checksum"));
+            // A retail key of the article (row 78, Excel 2019): valid, not a KMS key.
+            let v = json(&check_key("R9Q2B-N7FCB-66HFM-6WJ6T-TJHHK", "", 0));
+            assert_eq!(v["kind"], "not_kms");
+            assert_eq!(v["message"], crate::pkey::NOT_KMS);
+            assert!(!v.to_string().contains("R9Q2B"));
+            let v = json(&check_key("nonsense", "", 0));
+            assert_eq!((v["kind"].as_str(), v["masked"].as_str()), (Some("invalid"), None));
         }
     }
 }

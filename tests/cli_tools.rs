@@ -470,6 +470,9 @@ fn products_json_and_errors() {
 
     let e = one_line_error(&["products", "zune", "2031"]);
     assert!(e.contains("no product matches \"zune 2031\""), "{e}");
+    // A typo: the closest products are named, best first.
+    let e = one_line_error(&["products", "Windwos", "11", "Pro"]);
+    assert!(e.contains("no product matches \"Windwos 11 Pro\"; closest: \"Windows 10/11 Pro\", "), "{e}");
     let e = one_line_error(&["products", "pro", "--host", "two words"]);
     assert!(e.contains("invalid --host"), "{e}");
     let all = json_ok(&["products", "--json"]);

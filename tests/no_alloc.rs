@@ -116,6 +116,7 @@ fn product_keys_allocate_nothing() {
             Classification::Pre2009 { text, .. } => write!(out, "{}", text.masked()).unwrap(),
             Classification::Invalid(e) => write!(out, "{e}").unwrap(),
         }
+        write!(out, "{:?}", pkey::suspect_groups(k)).unwrap();
         match pkey::host_key(k) {
             Ok(h) => {
                 hosts += 1;
@@ -128,4 +129,20 @@ fn product_keys_allocate_nothing() {
     let during = allocations() - before;
     assert!(valid > 200 && hosts == 1, "valid {valid}, host keys {hosts}");
     assert_eq!(during, 0, "product keys allocated {during} times");
+}
+
+/// The product search (the page runs it in wasm) and its suggestions, over
+/// names of every kind: the catalogue's, Microsoft's, Polish, a typo.
+#[test]
+fn product_search_allocates_nothing() {
+    let queries = ["Windows 11 Pro", "Visio Professional 2019", "Dostęp do LTSC 2021", "Windwos 11 Pro", "", "zzz"];
+    let before = allocations();
+    let mut found = 0;
+    for q in queries {
+        found += kmsedge::catalog::find(q).map(|h| usize::from(h.exact())).sum::<usize>();
+        found += kmsedge::catalog::closest(q, 5).count();
+    }
+    let during = allocations() - before;
+    assert!(found > 3, "{found}");
+    assert_eq!(during, 0, "the search allocated {during} times");
 }

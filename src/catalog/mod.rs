@@ -10,11 +10,12 @@ use crate::time::Date;
 
 mod keys;
 mod search;
+mod words;
 #[cfg(test)]
 mod tests;
 
 pub use keys::{answering, covering, csvlk_for, replaces, slot_for};
-pub use search::search;
+pub use search::{Alias, Hit, Hits, NameKind, aliases, closest, find, search};
 
 /// The three KMS applications (activation pools); JSON keys `win`, `o14`, `o15`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -460,3 +460,45 @@ fn compact_name_tables_agree() {
         assert_eq!(kms_id_name(&id), None);
     }
 }
+
+fn first(q: &str) -> &'static str {
+    find(q).next().map_or("(none)", |h| h.sku.name)
+}
+
+/// Names people use find their product first: Microsoft's official names
+/// (`data/names.tsv`), short forms and Polish words (`data/name-words.tsv`).
+/// The whole Polish article is `tests/article.rs`.
+#[test]
+fn search_ranks_the_names_people_use_first() {
+    let h = find("Visio Professional 2019").next().unwrap();
+    assert_eq!((h.sku.name, h.exact(), h.via.map(|a| a.kind)), ("Office Visio Pro 2019", true, Some(NameKind::Official)));
+    assert_eq!(first("win 11 pro"), "Windows 10/11 Pro");
+    assert_eq!(first("WINDOWS 11 EDUKACJA"), "Windows 10/11 Education");
+    assert_eq!(first("Server 2022 DC"), "Windows Server 2022 Datacenter");
+    assert_eq!(first("office 2019 proplus"), "Office Professional Plus 2019");
+    assert_eq!(first("Windows 10 Enterprise LTSB 2019 N"), "Windows 10 Enterprise LTSC 2019/2021 N");
+    assert_eq!(first("Perspektywy LTSC 2021"), "Office Outlook LTSC 2021");
+    // A released product before its preview of the same rank.
+    assert_eq!(first("Visio Pro 2021"), "Office Visio LTSC Pro 2021");
+    assert!(find("office 2024").all(|h| h.sku.family == "Office LTSC 2024"));
+    assert_eq!(find("office 2024").count(), SKUS.iter().filter(|s| s.family == "Office LTSC 2024").count());
+    // A product without a KMS client edition leads to the volume product, with why.
+    let h = find("Access Runtime 2019").next().unwrap();
+    assert_eq!(h.sku.name, "Office Access 2019");
+    assert!(h.via.unwrap().note.unwrap().contains("not KMS client keys"));
+    // Every alias finds its own SKU exactly.
+    for a in aliases() {
+        assert!(find(a.name).any(|h| h.exact() && h.sku == a.sku()), "{}", a.name);
+    }
+}
+
+#[test]
+fn closest_products_for_a_query_that_matches_nothing() {
+    assert_eq!(find("Windwos 11 Pro").count(), 0);
+    let c: Vec<&str> = closest("Windwos 11 Pro", 3).map(|h| h.sku.name).collect();
+    assert_eq!(c[0], "Windows 10/11 Pro");
+    assert!(c.len() == 3 && c.iter().all(|n| n.starts_with("Windows 10/11 Pro")), "{c:?}");
+    assert_eq!(closest("Vizio Profesional 2019", 1).next().unwrap().sku.name, "Office Visio Pro 2019");
+    assert_eq!(closest("zzz qqq", 5).count(), 0);
+    assert_eq!(closest("", 5).count(), 0);
+}

@@ -83,8 +83,14 @@ pub fn csvlks_of_group(group: u32) -> impl Iterator<Item = &'static catalog::Epi
     EPID_SLOTS.iter().filter(move |s| s.group_id == group)
 }
 
+/// What a host key is for.
+pub const HOST_KEY: &str = "a KMS host key (CSVLK), install it on the host, never on a client";
+/// What any other valid key is not.
+pub const NOT_KMS: &str = "a product key, but not a KMS client key: it will not activate against a KMS host";
+
 impl core::fmt::Display for Identity {
-    /// What the key is, in one sentence for an administrator.
+    /// What the key is, in one sentence for an administrator; the wording
+    /// for host keys and other keys is issue 14's (item 3).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             Identity::Gvlk(sku) => write!(f, "the GVLK (KMS client setup key) of {}", sku.name),
@@ -94,18 +100,16 @@ impl core::fmt::Display for Identity {
                 sku.name
             ),
             Identity::Csvlk { slot: Some(slot), .. } => {
-                write!(f, "a KMS host key (CSVLK): {}", slot.get().csvlk_name)
+                write!(f, "{HOST_KEY}: {}", slot.get().csvlk_name)
             }
             Identity::Csvlk { group, slot: None } => {
-                write!(f, "a KMS host key (CSVLK) of group {group}, but its serial is in no catalogued key id range of that group (")?;
+                write!(f, "{HOST_KEY}; of group {group}, but its serial is in no catalogued key id range of that group (")?;
                 for (i, s) in csvlks_of_group(group).enumerate() {
                     write!(f, "{}{}", if i == 0 { "" } else { ", " }, s.csvlk_name)?;
                 }
                 f.write_str(")")
             }
-            Identity::NotKms => f.write_str(
-                "a valid product key that is not a KMS client key: it will not activate against a KMS host",
-            ),
+            Identity::NotKms => f.write_str(NOT_KMS),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`decode`]: [`KeyText`] ⇄ [`ProductKey`], the fields of the 128-bit
 //!   value and its checksum;
 //! - [`classify`]: what a key is, from the catalogue (`data/products.json`);
+//! - [`typo`]: which group of five a mistyped key's typo is in;
 //! - [`host_key`]: the one question a host-key installer asks — is this a
 //!   CSVLK, and which group and serial does it carry.
 //!
@@ -25,13 +26,15 @@ mod classify;
 mod decode;
 mod host_key;
 mod text;
+mod typo;
 #[cfg(test)]
 mod tests;
 
-pub use classify::{Classification, Identity, classify};
+pub use classify::{Classification, HOST_KEY, Identity, NOT_KMS, classify};
 pub use decode::{ProductKey, decode, encode};
 pub use host_key::{HostKey, HostKeyError, host_key};
 pub use text::{KeyText, Masked};
+pub use typo::{Groups, suspect_groups};
 
 /// Why a string is not a valid 2009-format product key. Positions are
 /// 1-based and count key characters only (dashes are not counted), except

@@ -185,7 +185,7 @@ fn a_valid_key_of_no_kms_group_is_not_a_kms_key() {
     assert_eq!((d.group, d.serial, identity), (g, 77, Identity::NotKms));
     assert_eq!(
         identity.to_string(),
-        "a valid product key that is not a KMS client key: it will not activate against a KMS host"
+        "a product key, but not a KMS client key: it will not activate against a KMS host"
     );
     assert_eq!(host_key(&k), Err(HostKeyError::NotCsvlk { group: g }));
 }

@@ -5,6 +5,8 @@
 //! (`*****-*****-*****-*****-ABCDE`), never whole, even though the user
 //! typed them: terminal scroll-back and logs are where keys leak.
 use crate::pkey::{self, Classification, Identity, KeyText};
+use crate::tools::kms_client::{DEFAULT_PORT, Target};
+use crate::tools::products::{self, PLACEHOLDER_HOST};
 use anyhow::bail;
 use std::fmt::Write as _;
 use std::string::String;
@@ -48,6 +50,9 @@ pub fn render(keys: &[String]) -> (String, usize) {
                 let _ = writeln!(out, "  serial    {}", key.serial);
                 let _ = writeln!(out, "  upgrade   {}", if key.upgrade { "yes" } else { "no" });
                 let _ = writeln!(out, "  what      {identity}");
+                if let Identity::Gvlk(sku) = identity {
+                    client_commands(&mut out, sku);
+                }
             }
             Classification::Pre2009 { gvlk, .. } => {
                 let _ = writeln!(
@@ -57,6 +62,7 @@ pub fn render(keys: &[String]) -> (String, usize) {
                 match gvlk {
                     Some(sku) => {
                         let _ = writeln!(out, "  what      {}", Identity::Gvlk(sku));
+                        client_commands(&mut out, sku);
                     }
                     None => {
                         let _ = writeln!(out, "  what      not in the catalogue: not a known KMS client key");
@@ -66,10 +72,27 @@ pub fn render(keys: &[String]) -> (String, usize) {
             Classification::Invalid(e) => {
                 invalid += 1;
                 let _ = writeln!(out, "  valid     no: {e}");
+                let suspect = pkey::suspect_groups(key);
+                if !suspect.is_empty() {
+                    let _ = writeln!(out, "  typo in   {suspect} (counting groups of five from the left)");
+                } else if matches!(e, pkey::Error::Checksum { .. }) {
+                    let _ = writeln!(out, "  typo in   unknown: no one-character change gives a known key");
+                }
             }
         }
     }
     (out, invalid)
+}
+
+/// The commands that install a GVLK and activate against a host
+/// (`kms.example.com` until one is named), with the key as `<this key>`:
+/// like every key here, it is not printed whole.
+fn client_commands(out: &mut String, sku: &crate::catalog::Sku) {
+    let target = Target { host: PLACEHOLDER_HOST.into(), port: DEFAULT_PORT };
+    for (i, c) in products::commands(sku, &target).iter().enumerate() {
+        let c = sku.gvlk.map_or_else(|| c.clone(), |k| c.replace(k, "<this key>"));
+        let _ = writeln!(out, "  {:<9} {c}", if i == 0 { "commands" } else { "" });
+    }
 }
 
 fn masked(text: &KeyText) -> String {

@@ -22,9 +22,10 @@ pub const PLACEHOLDER_HOST: &str = "kms.example.com";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Words that must all occur in the product name, family or edition
-    /// (any order, any case), e.g. `windows 11 pro` or `office 2021`.
-    /// Without words every product is listed.
+    /// A product's name as people write it: the catalogue's, Microsoft's,
+    /// the Polish article's, or short forms (any order, any case), e.g.
+    /// `windows 11 pro`, `Visio Professional 2019` or `office 2021`; exact
+    /// names first. Without words every product is listed.
     #[arg(value_name = "QUERY")]
     pub query: Vec<String>,
     /// KMS host name or address to put into the commands.
@@ -97,22 +98,35 @@ pub struct Product {
     pub folder: Option<String>,
     /// Exactly what to type on the client, in order; empty without a GVLK.
     pub commands: Vec<String>,
+    /// The name the query matched, when not the catalogue's (e.g. Microsoft's
+    /// "Visio Professional 2019" for "Office Visio Pro 2019").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_name: Option<String>,
+    /// Set when the name matched is a product with no KMS client edition:
+    /// why its own keys do not activate against a KMS host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_kms: Option<String>,
 }
 
-/// Every SKU matching `query`, grouped by family in catalogue order.
+/// Every SKU matching `query`, best first ([`catalog::find`]), grouped by
+/// family in the order of each family's best product. Nothing matching is an
+/// error naming the closest products.
 pub fn listing(query: &str, target: &Target) -> anyhow::Result<Listing> {
     let mut families: Vec<Family> = Vec::new();
     let mut count = 0;
-    for sku in catalog::search(query) {
+    for hit in catalog::find(query) {
         count += 1;
-        let product = product(sku, target);
+        let sku = hit.sku;
+        let mut product = product(sku, target);
+        product.matched_name = hit.via.map(|a| a.name.to_string());
+        product.not_kms = hit.via.and_then(|a| a.note).map(str::to_string);
         match families.iter_mut().find(|f| f.family == sku.family) {
             Some(f) => f.products.push(product),
             None => families.push(Family { family: sku.family.to_string(), products: std::vec![product] }),
         }
     }
     if count == 0 {
-        bail!("no product matches {query:?}; try fewer or shorter words, or `kmsedge products` for the whole list");
+        bail!("{}", no_match(query));
     }
     Ok(Listing {
         note: GVLK_NOTE.to_string(),
@@ -136,6 +150,22 @@ fn product(sku: &Sku, target: &Target) -> Product {
         gvlk: sku.gvlk.map(str::to_string),
         folder: office_folder(sku).map(str::to_string),
         commands: commands(sku, target),
+        matched_name: None,
+        not_kms: None,
+    }
+}
+
+/// How many closest products a query that matches nothing is shown.
+const CLOSEST: usize = 5;
+
+/// The one line for a query that matches no product: the closest ones
+/// ([`catalog::closest`]), or where to look when nothing is close.
+pub fn no_match(query: &str) -> String {
+    let closest: Vec<String> = catalog::closest(query, CLOSEST).map(|h| format!("{:?}", h.sku.name)).collect();
+    if closest.is_empty() {
+        format!("no product matches {query:?}; see `kmsedge products` for the whole list")
+    } else {
+        format!("no product matches {query:?}; closest: {}", closest.join(", "))
     }
 }
 
@@ -178,6 +208,12 @@ fn render(l: &Listing) -> String {
         let _ = writeln!(out, "== {} ({n} product{}) ==\n", f.family, if n == 1 { "" } else { "s" });
         for p in &f.products {
             let _ = writeln!(out, "{}", p.name);
+            if let Some(name) = &p.matched_name {
+                let _ = writeln!(out, "  Found as        {name}");
+            }
+            if let Some(note) = &p.not_kms {
+                let _ = writeln!(out, "  Note            {note}; the volume product is this one");
+            }
             let _ = writeln!(out, "  SKU id          {}", p.sku);
             let _ = writeln!(out, "  KMS counted id  {} ({})", p.kms_id, p.kms_name);
             match &p.gvlk {
@@ -212,9 +248,11 @@ fn render(l: &Listing) -> String {
     out
 }
 
-/// The SKU that `--product NAME` means: an exact name (any case), or else
-/// the one SKU a catalogue search for `NAME` finds. Several matches are an
-/// error naming a few of them, never a guess.
+/// The SKU that `--product NAME` means: the one SKU of which `NAME` is a
+/// name (the catalogue's, or another of its names — not a product without
+/// a KMS client edition, whose name leads elsewhere), or else the one SKU
+/// a catalogue search for `NAME` finds. Several matches are an error naming
+/// a few of them, never a guess.
 pub fn resolve(name: &str) -> anyhow::Result<&'static Sku> {
     let name = name.trim();
     if name.is_empty() {
@@ -223,9 +261,15 @@ pub fn resolve(name: &str) -> anyhow::Result<&'static Sku> {
     if let Some(s) = catalog::SKUS.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
         return Ok(s);
     }
+    let mut exact = catalog::find(name)
+        .filter(|h| h.exact() && h.via.is_none_or(|a| a.kind != catalog::NameKind::Other))
+        .map(|h| h.sku);
+    if let (Some(s), None) = (exact.next(), exact.next()) {
+        return Ok(s);
+    }
     let mut found = catalog::search(name);
     let Some(first) = found.next() else {
-        bail!("no product matches {name:?}; see `kmsedge products` for names");
+        bail!("{}", no_match(name));
     };
     let rest: Vec<&Sku> = found.collect();
     if rest.is_empty() {
