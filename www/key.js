@@ -2,9 +2,11 @@
 // suspect group of five named), and what it is for: a GVLK with its product
 // and commands, a KMS host key (CSVLK), or a product key that will never
 // activate against a KMS host. The classification is the lookup module's
-// `check_key` (the core's pkey decoder, in wasm), which answers JSON:
-//   {valid, suspect_group (1–5) | null, kind: "gvlk"|"csvlk"|"other"|"invalid"|"legacy",
-//    sku: {id, name} | null, group: int | null}
+// `check_key(key, host, port)` (the core's pkey decoder and typo finder, in
+// wasm), which answers JSON:
+//   {kind: "gvlk"|"gvlk_group"|"csvlk"|"not_kms"|"older_gvlk"|"older_unknown"|"invalid",
+//    valid, suspect_groups: [1–5…], group_id, csvlk_name, product: {a lookup product} | null}
+// Its English `message` is not shown: the verdict is the page's, by kind.
 // This file only lays it out, in the page's language.
 import * as core from './pkg/kmsedge.js';
 import { h, $ } from './dom.js';
@@ -18,12 +20,11 @@ function verdict(text, cls, kind) {
   return h('p', { class: cls, dataset: { field: 'verdict', kind } }, text);
 }
 
-/** The product of a GVLK with its commands for the host typed in the lookup. */
-function productOf(sku) {
-  const { host, port } = target();
-  const p = JSON.parse(core.product(sku.id, host, port));
-  return p.error ? null : h('ul', { class: 'products' }, productCard(p, { selected: true }));
-}
+/** The GVLK's product card, with its commands for the host typed in the lookup. */
+const productOf = (p) => (p ? h('ul', { class: 'products' }, productCard(p, { selected: true })) : null);
+
+/** The core's kinds → the page's five verdicts. */
+const VIEW = { gvlk: 'gvlk', gvlk_group: 'gvlk', csvlk: 'csvlk', not_kms: 'other', older_gvlk: 'legacy', older_unknown: 'legacy', invalid: 'invalid' };
 
 function render() {
   const out = $('key-out');
@@ -34,29 +35,32 @@ function render() {
     out.replaceChildren(verdict(t('key.unavailable'), 'error', 'unavailable'));
     return;
   }
-  const r = JSON.parse(core.check_key(text));
-  out.dataset.kind = r.kind;
-  const group = r.group === null || r.group === undefined ? null : h('p', { class: 'meta', dataset: { field: 'group' } }, t('key.group', { group: String(r.group) }));
-  switch (r.kind) {
+  const { host, port } = target();
+  const r = JSON.parse(core.check_key(text, host, port));
+  const kind = VIEW[r.kind] ?? 'invalid';
+  out.dataset.kind = kind;
+  const gid = r.group_id ?? null;
+  const group = gid === null ? null : h('p', { class: 'meta', dataset: { field: 'group' } }, t('key.group', { group: String(gid) }));
+  const p = r.product ?? null;
+  switch (kind) {
     case 'gvlk':
       out.replaceChildren(
-        verdict(r.sku ? t('key.gvlk', { name: r.sku.name }) : t('key.gvlk.unknown'), 'ok', r.kind),
-        r.sku ? productOf(r.sku) : null, group);
+        verdict(p ? t('key.gvlk', { name: p.name }) : t('key.gvlk.unknown'), 'ok', kind),
+        productOf(p), group);
       break;
     case 'csvlk':
-      out.replaceChildren(verdict(t('key.csvlk'), 'note', r.kind),
-        r.sku ? h('p', {}, t('key.csvlk.of', { name: r.sku.name })) : null, group);
+      out.replaceChildren(verdict(t('key.csvlk'), 'note', kind),
+        r.csvlk_name ? h('p', {}, t('key.csvlk.of', { name: r.csvlk_name })) : null, group);
       break;
     case 'other':
-      out.replaceChildren(verdict(t('key.other'), 'note', r.kind),
+      out.replaceChildren(verdict(t('key.other'), 'note', kind),
         h('p', {}, h('a', { href: '#lookup' }, t('key.other.hint'))), group);
       break;
     case 'legacy':
-      out.replaceChildren(verdict(r.sku ? t('key.legacy.of', { name: r.sku.name }) : t('key.legacy'), 'note', r.kind),
-        r.sku ? productOf(r.sku) : null);
+      out.replaceChildren(verdict(p ? t('key.legacy.of', { name: p.name }) : t('key.legacy'), 'note', kind), productOf(p));
       break;
     default: { // invalid
-      const n = r.suspect_group;
+      const n = (r.suspect_groups ?? [])[0] ?? null;
       const chars = n ? compact(text).slice((n - 1) * 5, n * 5) : '';
       out.replaceChildren(verdict(n ? t('key.invalid.group', { group: n, chars }) : t('key.invalid'), 'error', 'invalid'));
       if (n) out.firstChild.dataset.suspect = String(n);

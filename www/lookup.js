@@ -31,6 +31,8 @@ export function productCard(p, { selected = false } = {}) {
       h('span', {}, 'GVLK'),
       h('code', { dataset: { field: 'gvlk' } }, p.gvlk),
       copyButton(p.gvlk, t('lookup.gvlk.of', { name: p.name }), t('lookup.copy.gvlk'))),
+    p.not_kms ? h('p', { class: 'note', dataset: { field: 'not-kms' } },
+      t('lookup.not_kms', { name: p.matched_name ?? p.name })) : null,
     p.folder ? h('p', { class: 'meta' }, ...runIn(p.folder)) : null,
     h('div', { class: 'copyable' },
       h('pre', { 'aria-label': t('lookup.commands.label', { name: p.name }) }, h('code', { dataset: { field: 'commands' } }, cmds)),
@@ -53,6 +55,12 @@ export function renderResults() {
     h('h2', { class: 'family' }, f.family),
     h('ul', { class: 'products' }, f.products.map((p) => productCard(p))))));
   $('result-count').textContent = r.count === 0 ? t('lookup.none') : t('lookup.count', { n: r.count });
+  // Nothing matched: the closest products, each a link to its card.
+  const closest = r.count === 0 && r.suggestions?.length
+    ? h('p', { id: 'closest', dataset: { field: 'closest' } }, t('lookup.closest'), ' ',
+      ...r.suggestions.flatMap((sg, i) => [i ? ', ' : '', h('a', { href: `#product/${sg.id}`, dataset: { sku: sg.id } }, sg.name)]))
+    : null;
+  if (closest) out.replaceChildren(closest);
 }
 
 /** Shows one product (the #product/<id> deep link) above the results. */

@@ -37,6 +37,8 @@ export default {
   'lookup.help': 'Words in any order; case does not matter.',
   'lookup.host': 'KMS host',
   'lookup.host.error': 'KMS host: {message}',
+  'lookup.closest': 'Closest products:',
+  'lookup.not_kms': '“{name}” has no KMS edition: its own keys will not activate against a KMS host. This is the volume product with the same applications.',
   'lookup.none': 'No product matches; try fewer or shorter words.',
   'lookup.count': { one: '{n} product with a GVLK', other: '{n} products with a GVLK' },
   'lookup.linked': 'Linked product',

@@ -37,6 +37,8 @@ export default {
   'lookup.help': 'Słowa w dowolnej kolejności; wielkość liter nie ma znaczenia.',
   'lookup.host': 'Host KMS',
   'lookup.host.error': 'Host KMS: {message}',
+  'lookup.closest': 'Najbliższe produkty:',
+  'lookup.not_kms': '„{name}” nie ma wersji KMS: jego własne klucze nie aktywują się na hoście KMS. To jest produkt zbiorczy z tymi samymi aplikacjami.',
   'lookup.none': 'Żaden produkt nie pasuje; spróbuj mniej lub krótszych słów.',
   'lookup.count': {
     one: '{n} produkt z kluczem GVLK',
