@@ -58,7 +58,7 @@ export function renderResults() {
   // Nothing matched: the closest products, each a link to its card.
   const closest = r.count === 0 && r.suggestions?.length
     ? h('p', { id: 'closest', dataset: { field: 'closest' } }, t('lookup.closest'), ' ',
-      ...r.suggestions.flatMap((sg, i) => [i ? ', ' : '', h('a', { href: `#product/${sg.id}`, dataset: { sku: sg.id } }, sg.name)]))
+      ...r.suggestions.flatMap((sg, i) => [i ? ', ' : '', h('a', { href: `#product/${sg.id}`, dataset: { suggested: sg.id } }, sg.name)]))
     : null;
   if (closest) out.replaceChildren(closest);
 }
