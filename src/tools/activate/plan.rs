@@ -251,6 +251,7 @@ mod tests {
             vm: false,
             timeout: 10.0,
             json: false,
+            check: false,
         })
         .unwrap();
         let (a, b) = (plan.request(), plan.request());
