@@ -83,6 +83,7 @@ log "Debian package: $(size "$deb")"
 if [ $image = 1 ]; then
   apt_need buildah
   store=$HOME/.cache/kmsedge/containers
+  export BUILDAH_FORMAT=docker
   bah() { buildah --root "$store/storage" --runroot "$store/run" --storage-driver vfs "$@"; }
   ref=localhost/kmsedge:$VERSION
   ctr=$(bah from --quiet scratch)
@@ -97,7 +98,7 @@ if [ $image = 1 ]; then
     --port 1688/tcp --port 8080/tcp \
     --entrypoint '["/kmsedge"]' \
     --cmd '["serve", "--data", "/data", "--listen", "0.0.0.0:1688", "--http", "0.0.0.0:8080"]' \
-    --healthcheck 'CMD ["/kmsedge", "activate", "--check", "127.0.0.1:1688", "--timeout", "5"]' \
+    --healthcheck 'CMD /kmsedge activate --check 127.0.0.1:1688 --timeout 5' \
     --healthcheck-interval 30s --healthcheck-timeout 10s --healthcheck-retries 3 --healthcheck-start-period 10s \
     --label org.opencontainers.image.title=kmsedge \
     --label org.opencontainers.image.version="$VERSION" \
