@@ -107,5 +107,8 @@ if [ $image = 1 ]; then
   bah commit --quiet --format docker --rm "$ctr" "$ref" >/dev/null
   rm -f "$DIST/kmsedge-image.tar"
   bah push --quiet "$ref" "docker-archive:$DIST/kmsedge-image.tar:kmsedge:$VERSION"
+  # The archive is the artifact: keep the build storage from growing.
+  bah rmi --force "$ref" >/dev/null
+  bah rmi --prune >/dev/null 2>&1 || true
   log "container image kmsedge:$VERSION: $(size "$DIST/kmsedge-image.tar")"
 fi

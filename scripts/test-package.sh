@@ -27,6 +27,7 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   [ -n "${ctr:-}" ] && podman rm -f "$ctr" >/dev/null 2>&1
   [ -n "${vol:-}" ] && podman volume rm -f "$vol" >/dev/null 2>&1
+  [ -n "${loaded:-}" ] && podman rmi -f $(sed -n 's/^Loaded image[^:]*: //p' "$tmp/podman.log") >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -142,9 +143,10 @@ PY
 # by hand (podman's timers need a running systemd, which a CI container
 # lacks), so the interval is "disable".
 if podman load -q -i "$image" >"$tmp/podman.log" 2>&1; then
+  loaded=$(sed -n 's/^Loaded image[^:]*: //p' "$tmp/podman.log" | head -1)
   cport=$(port)
   vol=kmsedge-test-$$
-  if ctr=$(podman run -d --read-only --tmpfs /tmp --health-interval disable -v "$vol:/data" -p "127.0.0.1:$cport:1688" "localhost/kmsedge:$VERSION" 2>"$tmp/podman-run.err"); then
+  if ctr=$(podman run -d --read-only --tmpfs /tmp --health-interval disable -v "$vol:/data" -p "127.0.0.1:$cport:1688" "$loaded" 2>"$tmp/podman-run.err"); then
     wait_port "$cport"
     check "the container (read-only root) activates from outside" \
       "$root/usr/bin/kmsedge" activate "127.0.0.1:$cport" --product "Windows 10/11 Enterprise" --timeout 10
