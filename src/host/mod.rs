@@ -4,6 +4,7 @@
 //! the runtime (tokio, the Worker, a test) feeds bytes, time and random
 //! bytes in and carries the answers out.
 pub mod connection;
+pub mod health;
 pub mod policy;
 
 pub use connection::{Activation, CloseReason, Config, Connection, Event, Limits, MAX_REPLY, Millis, Transmitted};

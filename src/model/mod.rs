@@ -35,6 +35,7 @@ pub mod settings;
 pub mod sql;
 pub mod views;
 
+use crate::host::health;
 use crate::host::policy::{self, Decision};
 use crate::kms::RequestRepr;
 use crate::registry::CMID_EXPIRY_SECS;
@@ -142,7 +143,9 @@ impl HostModel {
     /// the request (the event history keeps the count each answer
     /// reported): `record` runs with the answer under the count's lock, so
     /// the count it sees is exactly the one answered even with concurrent
-    /// requests; the machine is counted only if `record` succeeds.
+    /// requests; the machine is counted only if `record` succeeds. The
+    /// health check's reserved CMID is answered but never counted; the
+    /// runtime's store keeps it out of the client list and the events.
     pub fn conclude_recording<T, E>(
         &self,
         req: &RequestRepr,
@@ -155,6 +158,12 @@ impl HostModel {
         if now - t.pruned_at >= PRUNE_EVERY_SECS {
             t.counts.prune(since);
             t.pruned_at = now;
+        }
+        if health::is_health_check(&req.cmid) {
+            // The deep health check is answered with the count as it
+            // stands and never counted ([`crate::host::health`]).
+            let answer = self.answer(req, verdict, t.counts.genuine(&req.application));
+            return Ok((answer, record(&answer)?));
         }
         let genuine = match verdict {
             Ok(()) => t.counts.after_grant(req.application, req.cmid, req.kms_id, now, since),

@@ -30,6 +30,8 @@ pub use settings::Settings;
 
 /// Runs the host until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // First, while the process has one thread.
+    let inherited = listener::inherited()?;
     let settings = Settings::load(&args)?;
     // Held to the end, so the last lines ("stopped; registry closed") are written.
     let _log = logging::init(&settings.log_filter, settings.log_json)?;
@@ -39,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
-        let server = Server::start(settings).await?;
+        let server = Server::start_with(settings, inherited).await?;
         wait_for_signal().await;
         tracing::info!("shutting down (a second signal stops at once)");
         tokio::spawn(async {

@@ -11,6 +11,7 @@ mod activation;
 mod admin;
 mod config;
 mod events;
+mod health;
 mod host_keys;
 mod http;
 mod limits;

@@ -9,6 +9,7 @@ use super::session::{self, SessionConfig};
 use anyhow::anyhow;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
+use std::vec::Vec;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -23,6 +24,30 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(BACKLOG).map_err(fail)?;
     TcpListener::from_std(socket.into()).map_err(fail)
+}
+
+/// The KMS listening sockets systemd passed (socket activation by
+/// `kmsedge.socket`: `LISTEN_FDS`, `LISTEN_PID`, descriptors from 3), read
+/// with the `listenfd` crate. Call it before any thread starts: it removes
+/// the variables so that nothing the host starts inherits them. Empty when
+/// the host was not socket-activated.
+pub fn inherited() -> anyhow::Result<Vec<std::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut out = Vec::new();
+    for i in 0..fds.len() {
+        let l = fds
+            .take_tcp_listener(i)
+            .map_err(|e| anyhow!("socket activation: descriptor {} is not a listening TCP socket: {e}", i + 3))?;
+        out.extend(l);
+    }
+    Ok(out)
+}
+
+/// An inherited listener, made non-blocking for tokio.
+pub fn adopt(l: std::net::TcpListener) -> anyhow::Result<TcpListener> {
+    let fail = |e: std::io::Error| anyhow!("socket activation: cannot use the passed socket: {e}");
+    l.set_nonblocking(true).map_err(fail)?;
+    TcpListener::from_std(l).map_err(fail)
 }
 
 /// The unbound socket for `addr`, with its options set.

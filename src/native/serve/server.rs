@@ -47,6 +47,13 @@ impl Server {
     /// Opens the registry, binds every address and starts serving. Fails
     /// (with nothing left running) if any step fails.
     pub async fn start(s: Settings) -> anyhow::Result<Server> {
+        Server::start_with(s, Vec::new()).await
+    }
+
+    /// [`Server::start`] serving KMS on `inherited` listeners (socket
+    /// activation, [`listener::inherited`]) instead of binding `listen`,
+    /// when there are any.
+    pub async fn start_with(s: Settings, inherited: Vec<std::net::TcpListener>) -> anyhow::Result<Server> {
         let data = DataDir::open(&s.data_dir)?;
         let mut conn = store::open_writer(&data.db, s.sync)?;
         let (unix, _) = now();
@@ -99,7 +106,16 @@ impl Server {
 
         // Bind before starting anything, so a taken port leaves nothing behind.
         let mut kms = Vec::new();
-        for addr in &listen {
+        let activated = !inherited.is_empty();
+        if activated {
+            tracing::info!(sockets = inherited.len(), "KMS sockets from socket activation; the listen setting is not used");
+        }
+        for l in inherited {
+            let l = listener::adopt(l)?;
+            let bound = l.local_addr().map_err(|e| anyhow!("socket activation: {e}"))?;
+            kms.push((l, bound));
+        }
+        for addr in listen.iter().filter(|_| !activated) {
             let l = listener::bind(*addr)?;
             let bound = l.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
             kms.push((l, bound));

@@ -205,9 +205,15 @@ impl Decider for Client<'_> {
     }
 }
 
-/// One line per activation: who, what, and the answer.
+/// One line per activation: who, what, and the answer. The health check
+/// (a probe every few seconds) only at debug level; a failed one is
+/// reported by the probe itself.
 fn log_activation(a: &Activation, ip: IpAddr, answer: &Answer) {
     let r = &a.request;
+    if crate::host::health::is_health_check(&r.cmid) {
+        tracing::debug!(client = %ip, result = %answer.decision.hresult(), "health check answered");
+        return;
+    }
     let product = crate::catalog::kms_id(&r.kms_id).map_or("unknown product", |k| k.name);
     let sku = crate::catalog::sku(&r.sku).map_or("unknown SKU", |s| s.name);
     let mut ws = [0u8; 192];

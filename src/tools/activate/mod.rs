@@ -22,7 +22,10 @@ use anyhow::anyhow;
 pub fn run(args: Args) -> anyhow::Result<()> {
     let plan = Plan::from_args(&args)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = rt.block_on(execute(&plan, !args.json));
+    let report = rt.block_on(execute(&plan, !args.json && !args.check));
+    if args.check && !args.json {
+        return check_line(&report);
+    }
     if args.json {
         std::println!("{}", serde_json::to_string_pretty(&report)?);
     }
@@ -30,4 +33,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Ok(()),
         Some(e) => Err(anyhow!(e)),
     }
+}
+
+/// `--check`: one line on success; the failure as the command's error.
+fn check_line(report: &Report) -> anyhow::Result<()> {
+    if let Some(e) = &report.error {
+        return Err(anyhow!("health check failed: {e}"));
+    }
+    let r = report.requests.first().ok_or_else(|| anyhow!("health check failed: no request was sent"))?;
+    std::println!(
+        "ok: {} activated {} (ePID {}, count {}, {:.1} ms)",
+        report.address.as_deref().unwrap_or(&report.target),
+        report.product.name,
+        r.epid.as_deref().unwrap_or("?"),
+        r.count.unwrap_or(0),
+        r.latency_ms.unwrap_or(0.0)
+    );
+    Ok(())
 }

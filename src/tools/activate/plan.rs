@@ -2,6 +2,7 @@
 //! product, the request fields and the connection options, all checked
 //! before the network is touched so that every bad argument is one line.
 use crate::client::RequestBuilder;
+use crate::host::health;
 use crate::catalog::Sku;
 use crate::kms::{RequestRepr, Version};
 use crate::time::{Date, FileTime};
@@ -18,7 +19,7 @@ use std::vec::Vec;
 pub const MAX_REQUESTS: u32 = 10_000;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["product", "sku"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["product", "sku", "check"])))]
 pub struct Args {
     /// The KMS host: HOST, HOST:PORT, [IPv6] or [IPv6]:PORT (port 1688 by default).
     #[arg(value_name = "HOST[:PORT]")]
@@ -65,6 +66,13 @@ pub struct Args {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Deep health check: one activation as the reserved health-check
+    /// client (fixed CMID and workstation, N policy 0), which kmsedge
+    /// answers through its rules and registry but never counts nor lists;
+    /// prints one line, and exits non-zero naming what failed. Product:
+    /// Windows 10/11 Enterprise unless --product/--sku.
+    #[arg(long, conflicts_with_all = ["requests", "cmid", "workstation", "n_policy", "time"])]
+    pub check: bool,
 }
 
 /// Everything decided before the network is touched; every bad argument
@@ -85,7 +93,10 @@ pub struct Plan {
 impl Plan {
     pub fn from_args(a: &Args) -> anyhow::Result<Plan> {
         let target = Target::parse(&a.target)?;
-        let sku = products::select(a.product.as_deref(), a.sku.as_deref())?;
+        let sku = match (a.check, a.product.as_deref(), a.sku.as_deref()) {
+            (true, None, None) => health::sku().ok_or_else(|| anyhow!("the catalogue lacks {}", health::PRODUCT))?,
+            (_, p, s) => products::select(p, s)?,
+        };
         let mut base = RequestBuilder::for_sku(sku).vm(a.vm);
         if let Some(v) = a.protocol {
             base = base.version(Version { major: v, minor: 0 });
@@ -93,16 +104,24 @@ impl Plan {
         if let Some(n) = a.n_policy {
             base = base.n_policy(n);
         }
+        if a.check {
+            // No minimum count: healthy whatever the host's count policy.
+            base = base.n_policy(0);
+        }
         if let Some(p) = &a.previous_cmid {
             base = base.previous_cmid(parse_guid("--previous-cmid", p)?);
         }
-        let cmid = a.cmid.as_deref().map(|c| parse_guid("--cmid", c)).transpose()?;
+        let cmid = match a.check {
+            true => Some(health::CMID),
+            false => a.cmid.as_deref().map(|c| parse_guid("--cmid", c)).transpose()?,
+        };
         if let Some(w) = &a.workstation {
             check_workstation(w)?;
         }
         let time = TimeSpec::parse(a.time.as_deref().unwrap_or("now"))?;
         let client = common::client_options(&a.rpc, a.timeout)?;
-        Ok(Plan { target, sku, base, requests: a.requests, cmid, workstation: a.workstation.clone(), time, client })
+        let workstation = if a.check { Some(health::WORKSTATION.into()) } else { a.workstation.clone() };
+        Ok(Plan { target, sku, base, requests: a.requests, cmid, workstation, time, client })
     }
 
     /// The next request: a fresh CMID and workstation unless fixed, and
@@ -232,6 +251,7 @@ mod tests {
             vm: false,
             timeout: 10.0,
             json: false,
+            check: false,
         })
         .unwrap();
         let (a, b) = (plan.request(), plan.request());

@@ -2,6 +2,7 @@
 //! a time on the read-only connection, never on the KMS path; what they
 //! answer is the host model's views, the same as the edge host's.
 use std::prelude::rust_2024::{String, ToString, Vec};
+use std::format;
 use super::{HttpState, error};
 use crate::api::{ClientQuery, EventQuery};
 use crate::model::events;
@@ -140,8 +141,33 @@ pub async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 
-/// 200 while the registry takes writes, 503 once it does not.
-pub async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct HealthQuery {
+    /// `1`: a real activation through the core and the registry.
+    deep: Option<String>,
+}
+
+/// 200 while the registry takes writes, 503 once it does not. With
+/// `?deep=1`, 200 only after a real activation of the reserved
+/// health-check client went through the core and into SQLite
+/// ([`super::health`]); 503 names the step that failed.
+pub async fn healthz(State(state): State<Arc<HttpState>>, q: Result<Query<HealthQuery>, QueryRejection>) -> Response {
+    let deep = match q {
+        Ok(Query(HealthQuery { deep: None })) => false,
+        Ok(Query(HealthQuery { deep: Some(d) })) if d == "1" => true,
+        Ok(Query(HealthQuery { deep: Some(d) })) if d == "0" => false,
+        Ok(Query(HealthQuery { deep: Some(d) })) => return error(StatusCode::BAD_REQUEST, format!("deep must be 0 or 1, not {d:?}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    if deep {
+        return match super::health::deep_check(&state).await {
+            Ok(line) => (StatusCode::OK, format!("ok: {line}\n")).into_response(),
+            Err(why) => {
+                tracing::warn!(error = %why, "deep health check failed");
+                (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response()
+            }
+        };
+    }
     if state.host.writer.is_alive() {
         (StatusCode::OK, "ok\n").into_response()
     } else {

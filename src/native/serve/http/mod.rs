@@ -10,6 +10,7 @@ use std::prelude::rust_2024::String;
 pub mod assets;
 pub mod auth;
 mod handlers;
+mod health;
 
 use super::host::Host;
 use axum::Router;

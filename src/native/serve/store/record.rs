@@ -16,6 +16,12 @@ use std::net::IpAddr;
 /// Key in the `host` table: the sequence number of the last record applied.
 pub const APPLIED_KEY: &str = "journal_applied";
 
+/// Key in the `host` table: the Unix time of the last deep health check
+/// applied ([`crate::host::health`]), which is written here instead of as a
+/// client, an event or a counter, so `/healthz?deep=1` can see that SQLite
+/// took it.
+pub const HEALTH_KEY: &str = "health_check_applied";
+
 /// One request as the registry keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -98,7 +104,12 @@ pub fn write_group<'a>(
         // holds (a busy group often has several per machine).
         let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64)> = HashMap::new();
         let mut order: Vec<(Guid, Guid)> = Vec::new();
+        let mut health: Option<i64> = None;
         for r in records {
+            if crate::host::health::is_health_check(&r.cmid) {
+                health = health.max(Some(r.now));
+                continue;
+            }
             r.event().store(&*tx)?;
             let key = (r.cmid, r.kms_id);
             match clients.get_mut(&key) {
@@ -151,6 +162,9 @@ pub fn write_group<'a>(
         let mut bump = tx.prepare_cached(registry::BUMP_ACTIVITY)?;
         for (hour, (ok, failed)) in &activity {
             bump.execute(params![hour, ok, failed])?;
+        }
+        if let Some(t) = health {
+            tx.prepare_cached(registry::SET_HOST)?.execute(params![HEALTH_KEY, t.to_string()])?;
         }
         if let Some(seq) = applied {
             tx.prepare_cached(registry::SET_HOST)?.execute(params![APPLIED_KEY, seq.to_string()])?;
