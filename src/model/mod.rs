@@ -14,6 +14,7 @@
 //! * [`views`] — the `/api/*` answers;
 //! * [`rate`] — per-source caps on open connections and activations per
 //!   minute;
+//! * [`admission`] — which connection a full host sheds for a newcomer;
 //! * [`record`] — the registry row one request leaves;
 //! * [`events`] — the event history (one row per request and per DNS
 //!   publishing attempt), its retention and the `/api/events` view.
@@ -22,6 +23,7 @@
 //! runtime stores the [`record::ClientRecord`] (native: journal, then
 //! SQLite; edge: the Durable Object's SQLite), then
 //! [`HostModel::conclude`] counts the machine and builds the decision.
+pub mod admission;
 pub mod counts;
 pub mod events;
 pub mod host_keys;

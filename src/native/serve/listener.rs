@@ -53,14 +53,14 @@ pub async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => match admission.admit(peer.ip()) {
-                Ok(ticket) => {
-                    host.metrics.accepted();
+                Ok((ticket, shed)) => {
+                    host.metrics.accepted(shed);
                     let (host, cfg, rx) = (host.clone(), cfg.clone(), shutdown.clone());
                     tokio::spawn(session::run(stream, peer, host, cfg, rx, ticket));
                 }
                 Err(why) => {
                     host.metrics.denied(why);
-                    if admission.should_log(peer.ip(), why) {
+                    if admission.should_log(peer.ip(), why.label()) {
                         tracing::warn!(client = %canonical(peer.ip()), reason = why.label(), "connection refused at accept (logged once a minute per address)");
                     }
                     drop(stream);
