@@ -8,6 +8,7 @@ mod client;
 mod support;
 
 mod activation;
+mod admission;
 mod config;
 mod events;
 mod host_keys;
