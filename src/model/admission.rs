@@ -55,6 +55,26 @@ pub fn victim<Id>(candidates: impl IntoIterator<Item = Candidate<Id>>) -> Option
     candidates.into_iter().filter(|c| !c.in_flight).max_by_key(Candidate::cost).map(|c| c.id)
 }
 
+/// The `k` connections [`victim`] would pick one after the other, moved
+/// to the front of `candidates` (in no particular order); returns how
+/// many there are (fewer than `k` when the rest have a request in hand).
+/// One O(n) pass for `k` sheds: a host under a flood of newcomers sheds in
+/// batches rather than ranking every live connection for each one.
+pub fn select<Id>(candidates: &mut [Candidate<Id>], k: usize) -> usize {
+    let mut sheddable = 0;
+    for i in 0..candidates.len() {
+        if !candidates[i].in_flight {
+            candidates.swap(i, sheddable);
+            sheddable += 1;
+        }
+    }
+    let k = k.min(sheddable);
+    if k > 0 && k < sheddable {
+        candidates[..sheddable].select_nth_unstable_by_key(k - 1, |c| core::cmp::Reverse(c.cost()));
+    }
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +112,43 @@ mod tests {
         // Among those that asked: idle longest first, then fewest given is
         // not a criterion of its own (the idle time is).
         assert_eq!(victim([c(9, 1, false, 2_000, 1), c(10, 5, false, 9_000, 1)]), Some(10));
+    }
+
+    #[test]
+    fn select_takes_the_same_as_victim_one_after_the_other() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200 {
+            let n = (next() % 40) as usize;
+            let all: std::vec::Vec<_> = (0..n as u32)
+                .map(|id| c(id, (next() % 3) as u32, next() % 5 == 0, next() % 4_000, (next() % 6) as u32))
+                .collect();
+            let k = (next() % 12) as usize;
+            let mut left = all.clone();
+            let mut want = std::vec::Vec::new();
+            while want.len() < k {
+                let Some(v) = victim(left.iter().copied()) else { break };
+                want.push(v);
+                left.retain(|c| c.id != v);
+            }
+            let mut got = all.clone();
+            let m = select(&mut got, k);
+            let mut got: std::vec::Vec<u32> = got[..m].iter().map(|c| c.id).collect();
+            got.sort();
+            // Equal costs may pick different ids; compare their costs.
+            let cost = |id: &u32| all.iter().find(|c| c.id == *id).unwrap().cost();
+            let mut a: std::vec::Vec<_> = got.iter().map(cost).collect();
+            let mut b: std::vec::Vec<_> = want.iter().map(cost).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "round {round}");
+            assert!(got.iter().all(|id| !all.iter().find(|c| c.id == *id).unwrap().in_flight));
+        }
     }
 
     #[test]

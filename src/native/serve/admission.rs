@@ -7,7 +7,7 @@
 //! per-address token bucket of activations.
 use std::prelude::rust_2024::Vec;
 use super::metrics::Denied;
-use crate::model::admission::{Candidate, victim};
+use crate::model::admission::{Candidate, select};
 use crate::model::rate::{KeyLimits, Limiter, Refused};
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -25,6 +25,10 @@ pub struct Admission {
     /// much; beyond it newcomers are refused (memory stays bounded even if
     /// shed tasks are slow to run).
     shed_slack: usize,
+    /// Connections shed at once when the cap is reached: 1/64 of it, so a
+    /// flood of newcomers costs one ranking of the live connections per
+    /// batch, not per newcomer.
+    shed_batch: usize,
     /// The clock of every connection's times.
     epoch: Instant,
     live: Mutex<Live>,
@@ -41,6 +45,8 @@ struct Live {
     next_id: u64,
     /// Shed, not yet closed: each still holds a socket.
     shedding: usize,
+    /// The candidates of the last ranking (kept to reuse its memory).
+    ranked: Vec<Candidate<u64>>,
 }
 
 /// One live connection, as the session reports it and the rule reads it.
@@ -129,24 +135,30 @@ impl Live {
         }
     }
 
-    /// Sheds the connection the shared rule picks; false if none may be.
-    fn shed_one(&mut self, now_ms: u64) -> bool {
-        let per_address = &self.per_address;
-        let candidates = self.conns.values().map(|c| Candidate {
+    /// Sheds the `batch` connections the shared rule picks (one ranking
+    /// for a batch of newcomers); false if none may be.
+    fn shed(&mut self, now_ms: u64, batch: usize) -> bool {
+        let mut ranked = std::mem::take(&mut self.ranked);
+        ranked.clear();
+        ranked.extend(self.conns.values().map(|c| Candidate {
             id: c.id,
             requests: c.requests.load(Relaxed),
             in_flight: c.in_flight.load(Relaxed),
             idle_ms: now_ms.saturating_sub(c.last_pdu_ms.load(Relaxed).max(c.accepted_ms)),
-            source_connections: per_address.get(&c.ip).copied().unwrap_or(0),
-        });
-        let Some(id) = victim(candidates) else { return false };
-        let Some(c) = self.conns.remove(&id) else { return false };
-        self.release(c.ip);
-        self.shedding += 1;
-        c.shed.store(true, Relaxed);
-        // Stored as a permit if its task is not waiting right now.
-        c.close.notify_one();
-        true
+            source_connections: self.per_address.get(&c.ip).copied().unwrap_or(0),
+        }));
+        let n = select(&mut ranked, batch);
+        for v in &ranked[..n] {
+            if let Some(c) = self.conns.remove(&v.id) {
+                self.release(c.ip);
+                self.shedding += 1;
+                c.shed.store(true, Relaxed);
+                // Stored as a permit if its task is not waiting right now.
+                c.close.notify_one();
+            }
+        }
+        self.ranked = ranked;
+        n > 0
     }
 }
 
@@ -174,6 +186,7 @@ impl Admission {
             max_per_address,
             max_connections,
             shed_slack: max_connections / 16 + 2,
+            shed_batch: (max_connections / 64).max(1),
             epoch: Instant::now(),
             live: Mutex::new(Live::default()),
             denials: Mutex::new(DenialLog::default()),
@@ -205,7 +218,7 @@ impl Admission {
         }
         let mut shed = false;
         if live.conns.len() >= self.max_connections {
-            if live.conns.len() + live.shedding >= self.max_connections + self.shed_slack || !live.shed_one(now_ms) {
+            if live.conns.len() + live.shedding >= self.max_connections + self.shed_slack || !live.shed(now_ms, self.shed_batch) {
                 return Err(Denied::TooMany);
             }
             shed = true;
