@@ -35,6 +35,8 @@ pub struct Admission {
     denials: Mutex<DenialLog>,
     /// `None`: activations are not rate limited.
     rate: Option<Mutex<Limiter<IpAddr>>>,
+    /// Woken when a shed connection has closed (room again).
+    shed_closed: Notify,
 }
 
 /// The registry of live connections the shedding rule ranks.
@@ -121,6 +123,7 @@ impl Drop for Ticket {
         } else {
             // Shed: its slot was taken off when it was chosen.
             live.shedding = live.shedding.saturating_sub(1);
+            self.admission.shed_closed.notify_waiters();
         }
     }
 }
@@ -191,7 +194,30 @@ impl Admission {
             live: Mutex::new(Live::default()),
             denials: Mutex::new(DenialLog::default()),
             rate,
+            shed_closed: Notify::new(),
         })
+    }
+
+    /// Whether connections shed but not yet closed fill the slack above the
+    /// cap: a newcomer now would be refused.
+    fn crowded(&self) -> bool {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.conns.len() + live.shedding >= self.max_connections + self.shed_slack
+    }
+
+    /// Waits (at most `limit`) while shed connections have not closed yet,
+    /// so the accept loop leaves newcomers in the kernel's queue — a short
+    /// delay — rather than take and refuse them while the host is busiest.
+    pub async fn room(&self, limit: Duration) {
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            let closed = self.shed_closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if !self.crowded() || tokio::time::timeout_at(end, closed).await.is_err() {
+                return;
+            }
+        }
     }
 
     pub fn allowed(&self, ip: IpAddr) -> bool {
@@ -381,6 +407,28 @@ mod tests {
         }
         assert_eq!(a.admit(ip("192.0.2.20")).err(), Some(Denied::TooMany), "bounded while the shed ones linger");
         assert_eq!(a.open(), 4);
+    }
+
+    #[tokio::test]
+    async fn room_waits_for_shed_connections_to_close() {
+        let a = Admission::new(vec![], 2, 2, None);
+        let (t1, _) = a.admit(ip("192.0.2.1")).unwrap();
+        let (t2, _) = a.admit(ip("192.0.2.2")).unwrap();
+        let (_t3, shed) = a.admit(ip("192.0.2.3")).unwrap();
+        let (_t4, _) = a.admit(ip("192.0.2.4")).unwrap();
+        assert!(shed && t1.conn.is_shed() && t2.conn.is_shed());
+        assert!(a.crowded(), "two shed, still open: the slack is full");
+        let started = tokio::time::Instant::now();
+        a.room(Duration::from_millis(50)).await;
+        assert!(started.elapsed() >= Duration::from_millis(50), "waited to the limit");
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move { a.room(Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        drop(t1);
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        assert!(!a.crowded());
     }
 
     #[tokio::test]

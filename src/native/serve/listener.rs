@@ -47,6 +47,12 @@ pub async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        // While shed connections are still closing, newcomers wait in the
+        // kernel's queue rather than be taken and refused.
+        tokio::select! {
+            () = admission.room(Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.wait_for(|stop| *stop) => break,
