@@ -4,7 +4,7 @@
 //! is up. Loopback only, bounded in connections, opens and time.
 //!
 //! ```text
-//! cargo run --release --example hostile -- 127.0.0.1:1688 [CONNECTIONS] [ADDRESSES] [SECONDS]
+//! cargo run --release --example hostile -- 127.0.0.1:1688 [CONNECTIONS] [ADDRESSES] [SECONDS] [RECONNECT_MS]
 //! ```
 //! Sources are 127.0.1.1, 127.0.1.2, … (Linux routes all of 127/8 to lo).
 //! Prints one line of figures at the end: opened, refused, closed by the
@@ -114,7 +114,7 @@ async fn misbehave(mut s: TcpStream, kind: Kind, end: Instant, seed: u64) {
 
 /// One connection slot: connect from `src`, misbehave, and again when the
 /// host closes it, until `end`.
-async fn slot(target: SocketAddr, src: Ipv4Addr, kind: Kind, end: Instant, seed: u64, f: Arc<Figures>) {
+async fn slot(target: SocketAddr, src: Ipv4Addr, kind: Kind, end: Instant, seed: u64, reconnect: Duration, f: Arc<Figures>) {
     for i in 0..MAX_OPENS_PER_SLOT {
         if Instant::now() >= end {
             return;
@@ -142,8 +142,8 @@ async fn slot(target: SocketAddr, src: Ipv4Addr, kind: Kind, end: Instant, seed:
         f.held.fetch_sub(1, Relaxed);
         if Instant::now() < end {
             f.closed_by_host.fetch_add(1, Relaxed);
-            // A new connection, as a flood would.
-            sleep(Duration::from_millis(50)).await;
+            // A new connection in its place.
+            sleep(reconnect).await;
         }
     }
 }
@@ -151,10 +151,11 @@ async fn slot(target: SocketAddr, src: Ipv4Addr, kind: Kind, end: Instant, seed:
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: hostile HOST:PORT [CONNECTIONS] [ADDRESSES] [SECONDS]";
+    let usage = "usage: hostile HOST:PORT [CONNECTIONS] [ADDRESSES] [SECONDS] [RECONNECT_MS]";
     let target: SocketAddr = args.first().and_then(|t| t.parse().ok()).expect(usage);
     let num = |i: usize, default: u32| args.get(i).map_or(default, |v| v.parse().expect(usage));
     let (connections, addresses, seconds) = (num(1, 10_000), num(2, 250), num(3, 60));
+    let reconnect = Duration::from_millis(u64::from(num(4, 1_000)));
     assert!(target.ip().is_loopback(), "loopback targets only");
     assert!((1..=20_000).contains(&connections) && (1..=254).contains(&addresses) && seconds <= 600, "{usage}");
     let f = Arc::new(Figures::default());
@@ -163,7 +164,7 @@ async fn main() {
     for i in 0..connections {
         let src = Ipv4Addr::new(127, 0, 1, (1 + i % addresses) as u8);
         let kind = KINDS[(i / addresses) as usize % KINDS.len()];
-        tasks.push(tokio::spawn(slot(target, src, kind, end, u64::from(i), f.clone())));
+        tasks.push(tokio::spawn(slot(target, src, kind, end, u64::from(i), reconnect, f.clone())));
         if i % 500 == 499 {
             // Ramp up over a few seconds rather than one SYN burst.
             sleep(Duration::from_millis(100)).await;
@@ -183,7 +184,8 @@ async fn main() {
     }
     reporter.abort();
     println!(
-        "hostile: {connections} connections from {addresses} addresses for {seconds} s: opened {}, refused {}, closed by the host {}, held at most {}",
+        "hostile: {connections} connections from {addresses} addresses for {seconds} s, reconnecting after {} ms: opened {}, refused {}, closed by the host {}, held at most {}",
+        reconnect.as_millis(),
         f.opened.load(Relaxed),
         f.refused.load(Relaxed),
         f.closed_by_host.load(Relaxed),

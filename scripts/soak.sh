@@ -3,12 +3,12 @@
 # valid clients activate. Not part of scripts/test.sh: it measures, it does
 # not pass or fail a build. Loopback only; bounded in connections and time.
 #
-#   scripts/soak.sh [HOSTILE_CONNECTIONS] [ADDRESSES] [SECONDS]   (10000 250 60)
+#   scripts/soak.sh [HOSTILE_CONNECTIONS] [ADDRESSES] [SECONDS] [RECONNECT_MS]   (10000 250 60 1000)
 #
 # The hostile load (examples/hostile.rs) holds HOSTILE_CONNECTIONS from
 # 127.0.1.1..127.0.1.ADDRESSES — slow binds, silent, garbage, huge
-# fragment headers, bound-and-idle — and reconnects whenever the host
-# closes one. Once it has ramped up, `kmsedge bench` activates from
+# fragment headers, bound-and-idle — and opens a new one RECONNECT_MS
+# after the host closes one (50 makes it a connection flood). Once it has ramped up, `kmsedge bench` activates from
 # 127.0.0.1, one connection per activation (a Windows client's pattern,
 # and the one that needs the host to admit it). Prints valid activations
 # attempted and lost, valid latency p50/p99, the host's RSS (now and
@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 hostile_n=${1:-10000}
 addresses=${2:-250}
 secs=${3:-60}
+reconnect_ms=${4:-1000}
 target_dir=${CARGO_TARGET_DIR:-target}
 
 # One descriptor per connection on each side, plus slack.
@@ -53,7 +54,7 @@ done
 [ -n "$kms" ] || { echo "soak: the host did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
 echo "soak: host $kms (pid $serve_pid), $hostile_n hostile connections from $addresses addresses for $secs s"
 
-"$hostile" "$kms" "$hostile_n" "$addresses" "$secs" > "$work/hostile.out" 2> "$work/hostile.err" &
+"$hostile" "$kms" "$hostile_n" "$addresses" "$secs" "$reconnect_ms" > "$work/hostile.out" 2> "$work/hostile.err" &
 pids+=("$!")
 hostile_pid=$!
 
