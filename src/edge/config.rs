@@ -59,7 +59,7 @@ pub const HOST_KEYS: &str = "HOST_KEYS";
 /// Defaults of [`EdgeConfig::branch`]: room for a branch of a few hundred
 /// machines booting at once, and a ceiling on what one leaked credential
 /// can take from the others.
-pub const DEFAULT_BRANCH: KeyLimits = KeyLimits { max_connections: 200, activations_per_minute: 1000 };
+pub const DEFAULT_BRANCH: KeyLimits = KeyLimits { max_connections: 200, activations_per_minute: 1000, burst: 1000 };
 
 /// A variable whose value is unusable, or a refused host key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,11 +139,16 @@ impl EdgeConfig {
                 max_lifetime: var(&get, "KMS_MAX_CONNECTION_SECS", parse::seconds)?.unwrap_or(l.max_lifetime),
                 max_requests: var(&get, "KMS_MAX_REQUESTS", parse::max_requests)?.unwrap_or(l.max_requests),
             },
-            branch: KeyLimits {
-                max_connections: var(&get, "KMS_BRANCH_MAX_CONNECTIONS", parse::cap)?
-                    .unwrap_or(DEFAULT_BRANCH.max_connections),
-                activations_per_minute: var(&get, "KMS_BRANCH_ACTIVATIONS_PER_MINUTE", parse::cap)?
-                    .unwrap_or(DEFAULT_BRANCH.activations_per_minute),
+            branch: {
+                let per_minute = var(&get, "KMS_BRANCH_ACTIVATIONS_PER_MINUTE", parse::cap)?
+                    .unwrap_or(DEFAULT_BRANCH.activations_per_minute);
+                KeyLimits {
+                    max_connections: var(&get, "KMS_BRANCH_MAX_CONNECTIONS", parse::cap)?
+                        .unwrap_or(DEFAULT_BRANCH.max_connections),
+                    activations_per_minute: per_minute,
+                    // A minute's worth may come at once, as documented above.
+                    burst: per_minute,
+                }
             },
             event_days: var(&get, "KMS_EVENT_DAYS", parse::event_days)?.unwrap_or(crate::model::events::DEFAULT_DAYS),
             host_keys,

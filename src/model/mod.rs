@@ -14,6 +14,7 @@
 //! * [`views`] — the `/api/*` answers;
 //! * [`rate`] — per-source caps on open connections and activations per
 //!   minute;
+//! * [`admission`] — which connection a full host sheds for a newcomer;
 //! * [`record`] — the registry row one request leaves;
 //! * [`admin`] — settings changed on the running host (slmgr's verbs):
 //!   validation, storage over the start-up configuration, their events;
@@ -25,6 +26,7 @@
 //! SQLite; edge: the Durable Object's SQLite), then
 //! [`HostModel::conclude`] counts the machine and builds the decision.
 pub mod admin;
+pub mod admission;
 pub mod counts;
 pub mod events;
 pub mod host_keys;

@@ -72,7 +72,12 @@ impl Client {
     /// Connects and binds (and alter_contexts to NDR32 when the host took
     /// NDR64 only and NDR32 is wanted), like vlmcs.
     pub fn connect(addr: SocketAddr, options: Options) -> Result<Client, String> {
-        let mut stream = connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let stream = connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        Client::over(stream, options)
+    }
+
+    /// Binds over a connected stream (one from a chosen source address).
+    pub fn over(mut stream: TcpStream, options: Options) -> Result<Client, String> {
         let mut session = Session::new(options, 2);
         let mut out = [0u8; 512];
         let n = session.bind(&mut out);

@@ -212,10 +212,12 @@ fn per_address_and_total_connection_caps() {
     let dir2 = tempfile::tempdir().unwrap();
     let host = Serve::start(dir2.path(), &["--max-connections", "3"]);
     let held: Vec<Client> = (0..3).map(|_| Client::ndr64(host.kms).unwrap()).collect();
-    let mut fourth = connect(host.kms).unwrap();
-    let _ = fourth.write_all(&bind_pdu());
-    assert!(closed_within(&mut fourth, Duration::from_secs(5)));
-    assert_eq!(metric(&host, "kmsedge_connections_total{outcome=\"max_connections\"}"), 1.0);
+    // Full of idle connections: a newcomer is served, one idle one makes
+    // room (the shedding order is tested in tests/serve/admission.rs).
+    let mut fourth = Client::ndr64(host.kms).unwrap();
+    fourth.request(&request(sku(WIN10), Version::V6, random_cmid(), "FOURTH")).unwrap().granted();
+    assert_eq!(metric(&host, "kmsedge_connections_total{outcome=\"accepted_after_shedding\"}"), 1.0);
+    assert_eq!(metric(&host, "kmsedge_connections_total{outcome=\"max_connections\"}"), 0.0);
     drop(held);
 }
 

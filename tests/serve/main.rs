@@ -9,6 +9,7 @@ mod support;
 
 mod activation;
 mod admin;
+mod admission;
 mod config;
 mod events;
 mod health;

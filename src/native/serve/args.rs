@@ -101,6 +101,15 @@ pub struct Args {
     /// [limits.max_per_address] [default: 256]
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub max_per_address: Option<String>,
+    /// Activations a minute one address may make; over it the connection is
+    /// closed unanswered and the client retries later; "off" for none
+    /// [limits.rate_per_address] [default: off]
+    #[arg(long, value_name = "PER_MIN", help_heading = "Limits")]
+    pub rate_limit: Option<String>,
+    /// Activations one address may make at once under --rate-limit
+    /// [limits.rate_burst] [default: a minute's worth]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub rate_burst: Option<String>,
     /// Accept KMS clients only from this range (CIDR, e.g. 10.0.0.0/8);
     /// repeatable. Others are closed at accept [limits.allow] [default: anyone]
     #[arg(long = "allow", value_name = "CIDR", help_heading = "Limits")]

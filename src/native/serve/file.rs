@@ -68,6 +68,8 @@ pub struct Limits {
     pub max_pdu: Option<Scalar>,
     pub max_connections: Option<Scalar>,
     pub max_per_address: Option<Scalar>,
+    pub rate_per_address: Option<Scalar>,
+    pub rate_burst: Option<Scalar>,
     pub allow: Option<Vec<String>>,
     pub shutdown_grace: Option<Scalar>,
 }

@@ -76,6 +76,13 @@ pub async fn accept_loop(
 ) {
     let mut host_stops = shutdown.clone();
     loop {
+        // While shed connections are still closing, newcomers wait in the
+        // kernel's queue rather than be taken and refused.
+        tokio::select! {
+            () = admission.room(Duration::from_secs(1)) => {}
+            _ = host_stops.wait_for(|stop| *stop) => break,
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = host_stops.wait_for(|stop| *stop) => break,
@@ -83,14 +90,14 @@ pub async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => match admission.admit(peer.ip()) {
-                Ok(ticket) => {
-                    host.metrics.accepted();
+                Ok((ticket, shed)) => {
+                    host.metrics.accepted(shed);
                     let (host, cfg, rx) = (host.clone(), cfg.clone(), shutdown.clone());
                     tokio::spawn(session::run(stream, peer, host, cfg, rx, ticket));
                 }
                 Err(why) => {
                     host.metrics.denied(why);
-                    if admission.should_log(peer.ip(), why) {
+                    if admission.should_log(peer.ip(), why.label()) {
                         tracing::warn!(client = %canonical(peer.ip()), reason = why.label(), "connection refused at accept (logged once a minute per address)");
                     }
                     drop(stream);

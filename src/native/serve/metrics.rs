@@ -132,8 +132,15 @@ impl Metrics {
         self.requests.get_or_create(&[("version", "unreadable"), ("result", "ERROR_INVALID_DATA")]).inc();
     }
 
-    pub fn accepted(&self) {
-        self.connections.get_or_create(&[("outcome", "accepted")]).inc();
+    /// A connection admitted; `shed`: after shedding another to make room.
+    pub fn accepted(&self, shed: bool) {
+        let outcome = if shed { "accepted_after_shedding" } else { "accepted" };
+        self.connections.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// An activation refused by its address's rate limit.
+    pub fn rate_limited(&self) {
+        self.requests.get_or_create(&[("version", "any"), ("result", "rate_limited")]).inc();
     }
 
     pub fn denied(&self, why: Denied) {
@@ -185,7 +192,8 @@ mod tests {
         m.request(Version::V6, HResult::S_OK);
         m.request(Version::V6, HResult::S_OK);
         m.request(Version::V4, HResult::INVALID_TIMESTAMP);
-        m.accepted();
+        m.accepted(false);
+        m.accepted(true);
         m.denied(Denied::NotAllowed);
         m.closed("idle_timeout");
         CommitMetrics(m.clone()).committed(3, Duration::from_micros(50), false);
@@ -193,6 +201,7 @@ mod tests {
         assert!(t.contains("kmsedge_requests_total{version=\"6\",result=\"granted\"} 2"), "{t}");
         assert!(t.contains("kmsedge_requests_total{version=\"4\",result=\"SL_E_VL_INVALID_TIMESTAMP\"} 1"), "{t}");
         assert!(t.contains("kmsedge_connections_total{outcome=\"not_allowed\"} 1"), "{t}");
+        assert!(t.contains("kmsedge_connections_total{outcome=\"accepted_after_shedding\"} 1"), "{t}");
         assert!(t.contains("kmsedge_connections_closed_total{reason=\"idle_timeout\"} 1"), "{t}");
         assert!(t.contains("kmsedge_registry_commit_requests_count 1"), "{t}");
         assert!(t.contains("kmsedge_registry_commit_failures_total 1"), "{t}");

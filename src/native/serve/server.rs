@@ -151,7 +151,7 @@ impl Server {
         }
         let model = HostModel::new(policy, identity, counts, unix);
         let host = Arc::new(Host { model, writer, metrics });
-        let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address);
+        let admission = Admission::new(s.limits.allow.clone(), s.limits.max_connections, s.limits.max_per_address, s.limits.rate);
         let (stop, stopped) = watch::channel(false);
 
         let env = AcceptEnv {

@@ -3,7 +3,7 @@
 //! by the shared [`driver::serve`] loop. Every limit (idle, lifetime,
 //! requests, shutdown drain) is the core connection's.
 use std::prelude::rust_2024::Box;
-use super::admission::Ticket;
+use super::admission::{Admission, Conn, Ticket};
 use super::host::Host;
 use crate::model::Answer;
 use crate::driver::{self, Decider, Ending, Recv, SendError, Transport};
@@ -38,6 +38,10 @@ pub enum End {
     Io,
     Shutdown,
     RegistryUnavailable,
+    /// Closed to make room for a newcomer (the shared shedding rule).
+    Shed,
+    /// Its address went over its activation rate.
+    RateLimited,
 }
 
 impl End {
@@ -51,10 +55,12 @@ impl End {
             End::Io => "io_error",
             End::Shutdown => "shutdown",
             End::RegistryUnavailable => "registry_unavailable",
+            End::Shed => "shed",
+            End::RateLimited => "rate_limited",
         }
     }
 
-    fn of(e: &Ending<std::io::Error, CommitError>) -> End {
+    fn of(e: &Ending<std::io::Error, Refusal>) -> End {
         match e {
             Ending::ClientClosed => End::ClientClosed,
             Ending::Closed(CloseReason::IdleTimeout) | Ending::SendTimeout => End::IdleTimeout,
@@ -63,7 +69,8 @@ impl End {
             Ending::Closed(CloseReason::Shutdown) => End::Shutdown,
             Ending::Closed(_) | Ending::Refused | Ending::Stalled => End::Protocol,
             Ending::Transport(_) => End::Io,
-            Ending::Decider(_) => End::RegistryUnavailable,
+            Ending::Decider(Refusal::Registry(_)) => End::RegistryUnavailable,
+            Ending::Decider(Refusal::RateLimited) => End::RateLimited,
         }
     }
 }
@@ -75,14 +82,18 @@ pub async fn run(
     host: Arc<Host>,
     cfg: Arc<SessionConfig>,
     shutdown: watch::Receiver<bool>,
-    _ticket: Ticket,
+    ticket: Ticket,
 ) {
     host.metrics.connections_open.inc();
     let _ = stream.set_nodelay(true);
     let ip = peer.ip().to_canonical();
-    let mut t = Socket::new(stream, shutdown, cfg.shutdown_grace);
-    let ending = driver::serve(&mut t, &Client { host: &host, ip }, cfg.rpc).await;
-    let end = End::of(&ending);
+    let (admission, conn) = (ticket.admission(), &*ticket.conn);
+    let mut t = Socket::new(stream, shutdown, cfg.shutdown_grace, conn);
+    let ending = driver::serve(&mut t, &Client { host: &host, ip, admission, conn }, cfg.rpc).await;
+    let end = if conn.is_shed() && matches!(ending, Ending::Transport(_)) { End::Shed } else { End::of(&ending) };
+    if end == End::Shed && admission.should_log(ip, end.label()) {
+        tracing::warn!(client = %ip, "connection shed to make room: the host is at --max-connections (logged once a minute per address)");
+    }
     host.metrics.connections_open.dec();
     host.metrics.closed(end.label());
     tracing::debug!(client = %ip, reason = end.label(), "connection closed");
@@ -91,8 +102,11 @@ pub async fn run(
 }
 
 /// A tokio socket as the driver's transport.
-struct Socket {
+struct Socket<'a> {
     stream: TcpStream,
+    /// Its entry in the admission's registry: told when a request is done,
+    /// woken when it is shed.
+    conn: &'a Conn,
     opened: Instant,
     /// One timer for the connection's life, moved as deadlines change:
     /// moving a registered timer is an atomic store, where a new timeout
@@ -104,10 +118,10 @@ struct Socket {
     grace: Duration,
 }
 
-impl Socket {
-    fn new(stream: TcpStream, shutdown: watch::Receiver<bool>, grace: Duration) -> Socket {
+impl<'a> Socket<'a> {
+    fn new(stream: TcpStream, shutdown: watch::Receiver<bool>, grace: Duration, conn: &'a Conn) -> Socket<'a> {
         let opened = Instant::now();
-        Socket { stream, opened, timer: Box::pin(tokio::time::sleep_until(opened)), shutdown, draining: false, grace }
+        Socket { stream, conn, opened, timer: Box::pin(tokio::time::sleep_until(opened)), shutdown, draining: false, grace }
     }
 
     fn at(&self, ms: Millis) -> Instant {
@@ -123,7 +137,7 @@ impl Socket {
     }
 }
 
-impl Transport for Socket {
+impl Transport for Socket<'_> {
     type Error = std::io::Error;
 
     fn now(&self) -> Millis {
@@ -131,6 +145,11 @@ impl Transport for Socket {
     }
 
     async fn recv(&mut self, buf: &mut [u8], deadline: Option<Millis>) -> Recv<std::io::Error> {
+        // The driver reads only once every request so far is answered.
+        self.conn.waiting();
+        if self.conn.is_shed() {
+            return Recv::Failed(std::io::Error::other("shed"));
+        }
         if !self.draining && *self.shutdown.borrow() {
             self.draining = true;
             return Recv::Shutdown { grace: self.grace.as_millis() as Millis };
@@ -143,6 +162,7 @@ impl Transport for Socket {
                 Ok(n) => Recv::Data(n),
             },
             () = &mut self.timer => Recv::Timeout,
+            () = self.conn.shed() => Recv::Failed(std::io::Error::other("shed")),
             _ = self.shutdown.changed(), if !self.draining => {
                 self.draining = true;
                 Recv::Shutdown { grace: self.grace.as_millis() as Millis }
@@ -179,26 +199,51 @@ impl Transport for Socket {
     }
 }
 
-/// The host, for one client address.
+/// Why a request was not answered: the connection is closed instead, and
+/// the client retries at its activation interval (every 2 hours by
+/// default) as with any host it cannot reach ("KMS Activation Timing",
+/// technet.microsoft.com/library/ff793418.aspx). A KMS response has no
+/// "busy" code, and an error HRESULT in a response would be shown to the
+/// user as a verdict on their licence.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not on disk, so not answered.
+    Registry(CommitError),
+    /// The address is over its activation rate (`--rate-limit`).
+    RateLimited,
+}
+
+/// The host, for one client connection.
 struct Client<'a> {
     host: &'a Host,
     ip: IpAddr,
+    admission: &'a Admission,
+    conn: &'a Conn,
 }
 
 impl Decider for Client<'_> {
-    type Error = CommitError;
+    type Error = Refusal;
 
-    async fn decide(&self, a: &Activation) -> Result<Decision, CommitError> {
+    async fn decide(&self, a: &Activation) -> Result<Decision, Refusal> {
+        self.conn.request_in_hand(self.admission.now_ms());
+        if let Err(refused) = self.admission.activation(self.ip) {
+            self.host.metrics.rate_limited();
+            if refused.log {
+                tracing::warn!(client = %self.ip, "activation refused: the address is over --rate-limit; connection closed, the client retries later (logged once a minute per address)");
+            }
+            return Err(Refusal::RateLimited);
+        }
         let started = std::time::Instant::now();
-        // Not on disk, so not answered: the client retries later, as with
-        // any unreachable host.
-        let answer = self.host.activate(a, self.ip).await?;
+        let answer = self.host.activate(a, self.ip).await.map_err(Refusal::Registry)?;
+        // Still in hand until the answer is sent: the next read clears it.
+        self.conn.answered();
         self.host.metrics.answer_seconds.observe(started.elapsed().as_secs_f64());
         log_activation(a, self.ip, &answer);
         Ok(answer.decision)
     }
 
     fn transmitted(&self, what: Transmitted) {
+        self.conn.pdu(self.admission.now_ms());
         if what == Transmitted::UnreadableRequest {
             self.host.metrics.unreadable_request();
         }

@@ -12,6 +12,7 @@ use crate::host::policy::{CountPolicy, DEFAULT_MAX_TIME_SKEW};
 use crate::host::connection::RX_CAP;
 use crate::model::settings::{self as parse, ConnectionLimits, Expected};
 use crate::Guid;
+use super::admission::RateLimit;
 use anyhow::{Context, anyhow, bail};
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -68,6 +69,8 @@ pub struct Limits {
     pub max_pdu: u16,
     pub max_connections: usize,
     pub max_per_address: usize,
+    /// Activations a minute per address; `None`: no limit.
+    pub rate: Option<RateLimit>,
     /// Empty: everyone may connect.
     pub allow: Vec<IpNet>,
     pub shutdown_grace: Duration,
@@ -256,6 +259,7 @@ impl Settings {
             count_limit(&args.max_connections, "max-connections", &l.max_connections, "limits.max_connections", DEFAULT_MAX_CONNECTIONS)?;
         let max_per_address =
             count_limit(&args.max_per_address, "max-per-address", &l.max_per_address, "limits.max_per_address", DEFAULT_MAX_PER_ADDRESS)?;
+        let rate = rate_limit(args, l, &src)?;
         let allow = src
             .pick_list(&args.allow, "allow", &l.allow, "limits.allow")
             .iter()
@@ -301,6 +305,7 @@ impl Settings {
                 max_pdu,
                 max_connections,
                 max_per_address,
+                rate,
                 allow,
                 shutdown_grace,
             },
@@ -363,6 +368,24 @@ fn number(g: &Given<'_>, range: std::ops::RangeInclusive<u64>, unit: &str) -> an
 
 
 
+
+/// `--rate-limit`/`--rate-burst`: off by default (a host on a LAN serves
+/// whoever asks, as a Windows host does); the burst defaults to a minute's
+/// worth, as on the edge.
+fn rate_limit(args: &Args, l: &super::file::Limits, src: &Sources) -> anyhow::Result<Option<RateLimit>> {
+    let per_minute = match src.pick(&args.rate_limit, "rate-limit", &l.rate_per_address, "limits.rate_per_address") {
+        Some(g) if g.text.trim().eq_ignore_ascii_case("off") => None,
+        Some(g) => Some(shared(&g, parse::cap)?),
+        None => None,
+    };
+    let burst = src.pick(&args.rate_burst, "rate-burst", &l.rate_burst, "limits.rate_burst");
+    match (per_minute, burst) {
+        (None, None) => Ok(None),
+        (None, Some(g)) => bail!("{}: a burst needs a rate (--rate-limit or limits.rate_per_address)", g.origin),
+        (Some(per_minute), None) => Ok(Some(RateLimit { per_minute, burst: per_minute })),
+        (Some(per_minute), Some(g)) => Ok(Some(RateLimit { per_minute, burst: shared(&g, parse::cap)? })),
+    }
+}
 
 fn admin_token(args: &Args, file: &FileConfig, file_name: &str) -> anyhow::Result<Option<String>> {
     let (token, origin) = if let Some(t) = &args.admin_token {
@@ -587,6 +610,21 @@ mod tests {
         // An ePID for another held key is fine.
         let s = merge(Args { host_keys: vec![ws2022], epids: vec![format!("Office2019={epid}")], ..Args::default() }, "").unwrap();
         assert_eq!(s.identity.epids.len(), 1);
+    }
+
+    #[test]
+    fn rate_limit_is_off_by_default_and_burst_needs_a_rate() {
+        assert_eq!(merge(Args::default(), "").unwrap().limits.rate, None);
+        let s = merge(Args { rate_limit: Some("30".into()), ..Args::default() }, "").unwrap();
+        assert_eq!(s.limits.rate, Some(RateLimit { per_minute: 30, burst: 30 }));
+        let s = merge(Args { rate_burst: Some("5".into()), ..Args::default() }, "[limits]\nrate_per_address = 120").unwrap();
+        assert_eq!(s.limits.rate, Some(RateLimit { per_minute: 120, burst: 5 }));
+        let s = merge(Args { rate_limit: Some("off".into()), ..Args::default() }, "[limits]\nrate_per_address = 120").unwrap();
+        assert_eq!(s.limits.rate, None, "the flag turns the file's limit off");
+        let e = err(Args { rate_burst: Some("5".into()), ..Args::default() }, "");
+        assert_eq!(e, "--rate-burst: a burst needs a rate (--rate-limit or limits.rate_per_address)");
+        let e = err(Args::default(), "[limits]\nrate_per_address = 0");
+        assert_eq!(e, "limits.rate_per_address in test.toml: expected a count from 1 to 1000000, got \"0\"");
     }
 
     #[test]
