@@ -10,6 +10,7 @@ mod support;
 mod activation;
 mod config;
 mod events;
+mod faults;
 mod host_keys;
 mod http;
 mod limits;
