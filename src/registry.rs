@@ -11,7 +11,7 @@
 //!
 //! `last_seen` never moves back: after the host's wall clock steps back, a
 //! client's expiry still runs from the latest time it was seen (and
-//! `first_seen <= last_seen` holds), the rule [`crate::model::counts`]
+//! `first_seen <= last_seen` holds), the rule `model::counts`
 //! keeps in memory too.
 
 /// The schema; idempotent, run at every start.
