@@ -113,9 +113,7 @@ impl HostModel {
     ) -> Result<(Answer, T), E> {
         let since = now - CMID_EXPIRY_SECS;
         let mut t = self.tally();
-        // A wall clock stepped back prunes at once too (harmless: the
-        // cutoff is earlier), or expiry would wait for the clock to catch up.
-        if now - t.pruned_at >= PRUNE_EVERY_SECS || now < t.pruned_at {
+        if now - t.pruned_at >= PRUNE_EVERY_SECS {
             t.counts.prune(since);
             t.pruned_at = now;
         }
