@@ -3,7 +3,7 @@
 //! panic, and every refusal must be the one line the CLI prints.
 #![no_main]
 
-use kmsedge::native::serve::args::Args;
+use kmsedge::native::serve::Args;
 use kmsedge::native::serve::file::FileConfig;
 use kmsedge::native::serve::settings::Settings;
 use libfuzzer_sys::fuzz_target;

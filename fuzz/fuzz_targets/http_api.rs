@@ -7,7 +7,7 @@
 //! answer must be an HTTP response, and none a 500: bad input is a 4xx.
 #![no_main]
 
-use kmsedge::native::serve::args::Args;
+use kmsedge::native::serve::Args;
 use kmsedge::native::serve::server::Server;
 use kmsedge::native::serve::settings::Settings;
 use libfuzzer_sys::fuzz_target;
