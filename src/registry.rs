@@ -8,6 +8,11 @@
 //! whose last request the host granted. A host refusal (scope, clock) does
 //! not count; a grant whose count was below the client's N policy does,
 //! because that is how a genuine host's count grows.
+//!
+//! `last_seen` never moves back: after the host's wall clock steps back, a
+//! client's expiry still runs from the latest time it was seen (and
+//! `first_seen <= last_seen` holds), the rule `model::counts`
+//! keeps in memory too.
 
 /// The schema; idempotent, run at every start.
 pub const SCHEMA: &str = concat!(
@@ -27,7 +32,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1, ?10)
 ON CONFLICT (cmid, kms_id) DO UPDATE SET
   application = excluded.application, sku = excluded.sku, workstation = excluded.workstation,
   remote = excluded.remote, license_status = excluded.license_status, protocol = excluded.protocol,
-  last_seen = excluded.last_seen, requests = requests + 1, last_hresult = excluded.last_hresult";
+  last_seen = MAX(last_seen, excluded.last_seen), requests = requests + 1, last_hresult = excluded.last_hresult";
 
 /// [`UPSERT_CLIENT`] for several requests of one client at once (the native
 /// host applies its journal in groups): ?1–?8 and ?10 from the last of
@@ -39,7 +44,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?10)
 ON CONFLICT (cmid, kms_id) DO UPDATE SET
   application = excluded.application, sku = excluded.sku, workstation = excluded.workstation,
   remote = excluded.remote, license_status = excluded.license_status, protocol = excluded.protocol,
-  last_seen = excluded.last_seen, requests = requests + excluded.requests, last_hresult = excluded.last_hresult";
+  last_seen = MAX(last_seen, excluded.last_seen), requests = requests + excluded.requests, last_hresult = excluded.last_hresult";
 
 /// ?1 application, ?2 now − CMID_EXPIRY_SECS → one integer.
 pub const GENUINE_COUNT: &str = "\

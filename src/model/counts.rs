@@ -97,7 +97,10 @@ impl Counts {
     }
 
     /// Records a granted request; returns the group's count including it.
+    /// The row's `last_seen` never moves back (the registry's rule, for a
+    /// wall clock stepped back).
     pub fn grant(&mut self, app: Guid, cmid: Guid, kms_id: Guid, now: i64, since: i64) -> u32 {
+        let now = self.rows.get(&(cmid, kms_id)).map_or(now, |r| r.last_seen.max(now));
         self.forget(cmid, kms_id);
         let live = now >= since;
         self.rows.insert((cmid, kms_id), Row { app, last_seen: now, live });
@@ -110,6 +113,7 @@ impl Counts {
 
     /// What [`Counts::grant`] will return, without changing anything.
     pub fn after_grant(&self, app: Guid, cmid: Guid, kms_id: Guid, now: i64, since: i64) -> u32 {
+        let now = self.rows.get(&(cmid, kms_id)).map_or(now, |r| r.last_seen.max(now));
         if now < since {
             return self.after_refusal(app, cmid, kms_id);
         }

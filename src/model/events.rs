@@ -201,7 +201,9 @@ impl Retention {
     }
 
     /// At `now`, the cutoff to delete before, if a minute has passed since
-    /// the last deletion (the first call always prunes).
+    /// the last deletion (the first call always prunes). After the wall
+    /// clock steps back this waits for it to catch up, which loses nothing:
+    /// until then the cutoff is below the last one used.
     pub fn due(&mut self, now: i64) -> Option<i64> {
         if now < self.next {
             return None;

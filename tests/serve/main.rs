@@ -12,6 +12,7 @@ mod admin;
 mod admission;
 mod config;
 mod events;
+mod faults;
 mod health;
 mod host_keys;
 mod http;

@@ -101,6 +101,7 @@ mod tests {
 
     const DAY: i64 = 86_400;
     const T: i64 = 1_750_000_000;
+    const CMID_EXPIRY: i64 = crate::registry::CMID_EXPIRY_SECS;
 
     fn activation(cmid: u128, time: i64) -> Activation {
         let sku = catalog::SKUS.iter().find(|s| s.name == "Windows 10/11 Enterprise").unwrap();
@@ -157,5 +158,91 @@ mod tests {
         assert_eq!((rows[0].1, rows[0].2), (3, 0));
         assert_eq!((rows[2].1, rows[2].2), (1, i64::from(HResult::INVALID_TIMESTAMP.0)));
         assert_eq!(rows[2].0, Guid::from_u128(3).to_string());
+    }
+
+    /// The wall clock steps forward and back by hours while requests are
+    /// answered concurrently (time injected through [`Host::answer_at`]):
+    /// every answered request is one client request and one event, the
+    /// in-memory count is the registry's, no row was seen before it was
+    /// first seen, and expiry runs from the latest time a client was seen.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clock_steps_keep_counts_expiry_and_events_consistent() {
+        const HOUR: i64 = 3600;
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("r.sqlite3");
+        // Near the real time: the registry thread prunes events by it.
+        let t = now().0;
+        let conn = open_writer(&db, SyncMode::Normal).unwrap();
+        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(t), true, &Default::default(), &mut rand::rng()).unwrap();
+        let metrics = Metrics::new();
+        let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
+        let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();
+        let policy = PolicySettings {
+            count: CountPolicy::Genuine,
+            scope: ScopeSetting::All,
+            max_time_skew: Some(4 * 3600),
+            activation_interval: 120,
+            renewal_interval: 10_080,
+        };
+        let host = std::sync::Arc::new(Host { model: HostModel::new(policy, identity, Counts::default(), t), writer: writer.clone(), metrics });
+        let app = activation(0, t).request.application;
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+
+        // (clock, CMIDs activating then): forward 10 h, back 12 h, forward
+        // 3 h. Machines 0..20 are last seen at +10 h, 20..30 only at −2 h.
+        let phases: [(i64, core::ops::Range<u128>); 4] = [(t, 0..8), (t + 10 * HOUR, 0..20), (t - 2 * HOUR, 0..30), (t + HOUR, 5..10)];
+        let mut answered = 0usize;
+        let mut seen = std::collections::BTreeSet::new();
+        for (clock, cmids) in phases {
+            let mut tasks = Vec::new();
+            for round in 0..3 {
+                for c in cmids.clone() {
+                    let host = host.clone();
+                    // The client's clock follows the host's, as after an NTP step on both.
+                    tasks.push(tokio::spawn(async move {
+                        let a = activation(c, clock + round);
+                        host.answer_at(&a, ip, clock + round, FileTime::from_unix(clock + round)).await.unwrap()
+                    }));
+                }
+            }
+            seen.extend(cmids.clone());
+            for task in tasks {
+                let a = task.await.unwrap();
+                assert!(matches!(a.decision, Decision::Grant(_)), "refused: {a:?}");
+                assert!(a.genuine as usize <= seen.len(), "never above the machines seen");
+                answered += 1;
+            }
+            assert_eq!(host.model.genuine(&app) as usize, seen.len(), "distinct machines at clock {clock}: no double count, none lost");
+        }
+        assert_eq!(host.model.tracked_rows(), 30);
+
+        // Expiry runs from each machine's latest time (+10 h for 0..20),
+        // not from its last request (−2 h for 0..10).
+        let latest = t + 10 * HOUR;
+        let back = t - 2 * HOUR;
+        host.model.prune(back + CMID_EXPIRY + 60);
+        assert_eq!(host.model.genuine(&app), 20, "machines 20..30, last seen at −2 h, expired; 0..20 did not");
+        assert!(writer.settled(std::time::Duration::from_secs(10)).await);
+        let r = open_reader(&db).unwrap();
+        let sql_count = |at: i64| -> i64 {
+            r.query_row(crate::registry::GENUINE_COUNT, rusqlite::params![app.to_string(), at - CMID_EXPIRY], |row| row.get(0)).unwrap()
+        };
+        assert_eq!(sql_count(back + CMID_EXPIRY + 60), 20, "the registry expires the same machines");
+        host.model.prune(latest + CMID_EXPIRY + 60);
+        assert_eq!(host.model.genuine(&app), 0);
+        assert_eq!(sql_count(latest + CMID_EXPIRY + 60), 0);
+
+        // Nothing lost, nothing negative.
+        let (requests, rows, backwards): (i64, i64, i64) = r
+            .query_row("SELECT SUM(requests), COUNT(*), SUM(last_seen < first_seen) FROM clients", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap();
+        assert_eq!((requests as usize, rows, backwards), (answered, 30, 0));
+        let latest_rows: i64 = r.query_row("SELECT COUNT(*) FROM clients WHERE last_seen >= ?1", [latest], |row| row.get(0)).unwrap();
+        assert_eq!(latest_rows, 20, "last_seen never moved back");
+        let events: i64 = r.query_row("SELECT COUNT(*) FROM events WHERE event_id = 12290", [], |row| row.get(0)).unwrap();
+        assert_eq!(events as usize, answered, "one event per answered request, whatever the clock said");
+        drop(r);
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || thread.join()).await.unwrap().unwrap();
     }
 }

@@ -198,6 +198,19 @@ pub fn applied(conn: &rusqlite::Connection) -> anyhow::Result<u64> {
     }
 }
 
+/// What to do about a journal segment damaged in its middle.
+const JOURNAL_ADVICE: &str = "move it aside to start without the records it holds, or restore a backup of the data directory";
+
+/// How many intact records follow a damaged one at `at`. A torn tail (the
+/// end of a write that never completed) has none: the journal never writes
+/// after a torn record ([`Journal::append`]), so records after damage mean
+/// the file itself was damaged, and acknowledged records would be lost
+/// without a word. Only run on damage; a candidate offset must first hold
+/// a plausible length, so the scan is cheap.
+fn intact_after(bytes: &[u8], at: usize) -> usize {
+    (at + 1..bytes.len()).find_map(|from| decode_one(&bytes[from..]).map(|_| decode(&bytes[from..]).records.len())).unwrap_or(0)
+}
+
 /// What [`recover`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
@@ -220,6 +233,11 @@ pub fn recover(dir: &Path, conn: &mut rusqlite::Connection) -> anyhow::Result<Re
         let bytes = std::fs::read(path).with_context(|| format!("journal {}", path.display()))?;
         let d = decode(&bytes);
         if let Some(at) = d.torn_at {
+            let after = intact_after(&bytes, at);
+            if after > 0 {
+                let what = format!("the record at byte {at} is unreadable and {after} intact record(s) follow it");
+                return Err(anyhow!("registry journal {} is damaged ({what}): {JOURNAL_ADVICE}", path.display()));
+            }
             torn.push((path.clone(), at));
         }
         for (seq, r) in d.records {
@@ -251,6 +269,9 @@ pub struct Journal {
     closed: VecDeque<(PathBuf, u64)>,
     next_seq: u64,
     buf: Vec<u8>,
+    /// A failed write may have left part of a record that is not yet cut
+    /// off.
+    torn: bool,
 }
 
 impl Journal {
@@ -271,6 +292,7 @@ impl Journal {
             closed: VecDeque::new(),
             next_seq,
             buf: Vec::with_capacity(64 << 10),
+            torn: false,
         })
     }
 
@@ -290,6 +312,9 @@ impl Journal {
         if seq == first {
             return Ok(first);
         }
+        if self.torn {
+            self.repair()?;
+        }
         if self.written > 0 && self.written + self.buf.len() as u64 > self.segment_bytes {
             self.rotate()?;
         }
@@ -303,16 +328,25 @@ impl Journal {
                 // Sequence numbers are not reused: a record that reached
                 // the file before the error is simply never acknowledged.
                 self.next_seq = seq;
-                let cut = self.file.set_len(self.written).and_then(|()| {
-                    use std::io::Seek;
-                    self.file.seek(io::SeekFrom::Start(self.written)).map(drop)
-                });
-                if cut.is_err() {
-                    let _ = self.rotate();
-                }
+                self.torn = true;
+                let _ = self.repair();
                 Err(e)
             }
         }
+    }
+
+    /// Cuts a failed write back off the segment, or if that fails starts a
+    /// new one; until one of them works nothing more is written, so no
+    /// acknowledged record ever follows a torn one (what [`recover`]
+    /// relies on to tell a torn tail from damage).
+    fn repair(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let cut = self.file.set_len(self.written).and_then(|()| self.file.seek(io::SeekFrom::Start(self.written)).map(drop));
+        if cut.is_err() {
+            self.rotate()?;
+        }
+        self.torn = false;
+        Ok(())
     }
 
     /// Deletes the segments whose every record is at or below `applied`;
@@ -329,6 +363,11 @@ impl Journal {
             self.closed.pop_front();
         }
         Ok(())
+    }
+
+    /// The segment being written (for a log line about it).
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(segment_name(self.first))
     }
 
     pub fn sync_mode(&self) -> SyncMode {
@@ -559,6 +598,49 @@ mod tests {
         assert_eq!(n, 4);
         let again = recover(tmp.path(), &mut conn).unwrap();
         assert_eq!((again.replayed, again.next_seq), (0, 5));
+    }
+
+    /// A bit flipped in the middle of a segment is not a torn tail: the
+    /// records after it were acknowledged, so start-up refuses, naming the
+    /// file, and changes nothing.
+    #[test]
+    fn damage_before_intact_records_is_refused_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let mut j = Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
+        j.append(records().iter()).unwrap();
+        drop(j);
+        let path = tmp.path().join(segment_name(1));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let second = HEADER + u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        bytes[second + 40] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = recover(tmp.path(), &mut conn).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("registry journal {} is damaged", path.display())), "{e}");
+        assert!(e.contains(&format!("byte {second}")) && e.contains("2 intact record(s)") && e.contains("move it aside"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");
+        assert_eq!(applied(&conn).unwrap(), 0);
+    }
+
+    /// A write that fails (here ENOSPC from /dev/full, which cannot be cut
+    /// back either) is not acknowledged, and the next record goes to a new
+    /// segment rather than after the torn one.
+    #[test]
+    fn after_a_failed_write_the_journal_goes_on_in_a_clean_segment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let full = tmp.path().join(segment_name(1));
+        std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+        let recs = records();
+        let mut j = Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
+        let e = j.append(recs[..1].iter()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+        assert_eq!(j.append(recs[1..].iter()).unwrap(), 2, "sequence numbers are not reused");
+        assert_eq!(j.path(), tmp.path().join(segment_name(2)));
+        drop(j);
+        std::fs::remove_file(&full).unwrap();
+        let mut conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let r = recover(tmp.path(), &mut conn).unwrap();
+        assert_eq!((r.replayed, r.next_seq), (3, 5), "every acknowledged record, none of the failed one");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! lets it read while the writer writes.
 //! A third copies the WAL into the database file in the background
 //! ([`checkpoint`]).
-use std::prelude::rust_2024::{String, ToOwned};
+use std::prelude::rust_2024::{String, ToOwned, Vec};
 use std::format;
 pub mod checkpoint;
 pub mod journal;
@@ -65,15 +65,64 @@ impl DataDir {
     }
 }
 
+/// What the administrator can do about a damaged file; the host never
+/// starts over on its own, as an empty registry would silently forget
+/// every client and restart the counts from zero.
+pub const DAMAGED_ADVICE: &str = "move it aside to start a new registry, or restore a backup";
+
+/// The one-line refusal to start on a damaged registry file.
+pub fn damaged(file: &Path, what: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("registry {} is damaged ({what}): {DAMAGED_ADVICE}", file.display())
+}
+
+/// Whether SQLite says the file is not (or no longer) a sound database.
+fn is_damage(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase))
+}
+
+/// A registry file that exists but is empty while no WAL holds its pages
+/// was cut short: the host writes the schema the moment it creates the
+/// file. SQLite would take it for a new database.
+fn check_not_emptied(db: &Path) -> anyhow::Result<()> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let empty = |p: &Path| std::fs::metadata(p).map(|m| m.len() == 0);
+    if empty(db).unwrap_or(false) && empty(&wal).unwrap_or(true) {
+        return Err(damaged(db, "the file is empty"));
+    }
+    Ok(())
+}
+
+/// Reads every page once (`PRAGMA quick_check`: structure, not index
+/// contents), so a truncated or corrupted file is refused at start-up
+/// rather than failing requests later — or, worse, counting only the
+/// clients on the pages that still read.
+fn check_sound(conn: &Connection, db: &Path) -> anyhow::Result<()> {
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| if is_damage(&e) { damaged(db, e) } else { anyhow!("registry {}: {e}", db.display()) })?;
+    if verdict != "ok" {
+        // SQLite's report spans lines ("*** in database main ***", then the
+        // problem): one line, as every start-up error.
+        let problem: Vec<&str> = verdict.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("***")).collect();
+        return Err(damaged(db, problem.join("; ")));
+    }
+    Ok(())
+}
+
 /// Opens (creating if needed) the registry for writing: WAL, the chosen
-/// durability, and the schema.
+/// durability, and the schema. A damaged file is refused with
+/// [`damaged`].
 pub fn open_writer(db: &Path, sync: SyncMode) -> anyhow::Result<Connection> {
     let shown = db.display();
+    check_not_emptied(db)?;
     let conn = Connection::open(db).map_err(|e| anyhow!("registry {shown}: {e}"))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| anyhow!("registry {shown}: {e}"))?;
+        .map_err(|e| if is_damage(&e) { damaged(db, e) } else { anyhow!("registry {shown}: {e}") })?;
     if !mode.eq_ignore_ascii_case("wal") {
         bail!("registry {shown}: cannot switch to WAL mode (journal mode is {mode})");
     }
@@ -88,6 +137,7 @@ pub fn open_writer(db: &Path, sync: SyncMode) -> anyhow::Result<Connection> {
          PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16384;"
     ))
         .with_context(|| format!("registry {shown}"))?;
+    check_sound(&conn, db)?;
     conn.execute_batch(registry::SCHEMA).map_err(|e| anyhow!("registry {shown}: schema: {e}"))?;
     Ok(conn)
 }

@@ -102,7 +102,9 @@ pub fn write_group<'a>(
     {
         // One row write per client however many of its requests the group
         // holds (a busy group often has several per machine).
-        let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64)> = HashMap::new();
+        // (last request, earliest time, requests, latest time): with the
+        // wall clock stepped back the last request is not the latest.
+        let mut clients: HashMap<(Guid, Guid), (&Record, i64, i64, i64)> = HashMap::new();
         let mut order: Vec<(Guid, Guid)> = Vec::new();
         let mut health: Option<i64> = None;
         for r in records {
@@ -115,10 +117,12 @@ pub fn write_group<'a>(
             match clients.get_mut(&key) {
                 Some(c) => {
                     c.0 = r;
+                    c.1 = c.1.min(r.now);
                     c.2 += 1;
+                    c.3 = c.3.max(r.now);
                 }
                 None => {
-                    clients.insert(key, (r, r.now, 1));
+                    clients.insert(key, (r, r.now, 1, r.now));
                     order.push(key);
                 }
             }
@@ -135,7 +139,7 @@ pub fn write_group<'a>(
         }
         let mut upsert = tx.prepare_cached(registry::UPSERT_CLIENT_REQUESTS)?;
         for key in &order {
-            let (r, first, n) = clients[key];
+            let (r, first, n, last) = clients[key];
             upsert.execute(params![
                 r.cmid.to_string(),
                 r.kms_id.to_string(),
@@ -147,7 +151,7 @@ pub fn write_group<'a>(
                 r.protocol.to_string(),
                 first,
                 r.hresult,
-                r.now,
+                last,
                 n,
             ])?;
         }
