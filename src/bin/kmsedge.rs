@@ -31,6 +31,9 @@ enum Command {
     Dns(dns::Args),
     /// Check a KMS host for what tells it from a genuine Windows host (exit 1 on any finding).
     Probe(probe::Args),
+    /// Windows service: install, start, stop, uninstall (events in the Key Management Service log).
+    #[cfg(windows)]
+    Service(kmsedge::native::service::scm::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,8 @@ fn main() -> ExitCode {
         Command::Dns(a) => dns::run(a),
         // Its own exit statuses: 1 for a finding, 2 for an error.
         Command::Probe(a) => return probe::run(a),
+        #[cfg(windows)]
+        Command::Service(a) => kmsedge::native::service::scm::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
