@@ -20,11 +20,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 TARGET=x86_64-pc-windows-gnu
 [ $# -eq 0 ] || die "no arguments expected"
 
-if ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
-    log "apt: installing gcc-mingw-w64-x86-64-posix (mingw-w64 linker and C compiler)"
+missing=()
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64-posix)
+command -v zip >/dev/null || missing+=(zip)
+if [ ${#missing[@]} -gt 0 ]; then
+    log "apt: installing ${missing[*]} (mingw-w64: linker, C compiler, strip)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64-posix >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 rustup target list --installed | grep -qx "$TARGET" || { log "rustup target add $TARGET"; rustup target add "$TARGET" >&2; }
 
@@ -43,7 +46,8 @@ out="$target_dir/dist/windows"
 name="kmsedge-$version-x86_64-windows"
 rm -rf "${out:?}/$name" "$out/$name.zip"
 mkdir -p "$out/$name"
-cp "$exe" "$out/$name/kmsedge.exe"
+# Without its symbols: a third of the size.
+x86_64-w64-mingw32-strip -o "$out/$name/kmsedge.exe" "$exe"
 (cd "$out/$name" && sha256sum kmsedge.exe > kmsedge.exe.sha256)
 (cd "$out" && zip -q -9 -r "$name.zip" "$name")
 log "$out/$name.zip ($(stat -c %s "$out/$name.zip") bytes; kmsedge.exe $(stat -c %s "$out/$name/kmsedge.exe") bytes)"

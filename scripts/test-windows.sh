@@ -11,6 +11,7 @@
 #      (wine's ReportEventW writes what it is given to its debug channel,
 #      which is where this test reads it), `service stop`, `service
 #      uninstall` (service and event source gone).
+# KMSEDGE_CLIENT=path: the Linux kmsedge to activate with (else built).
 # Installs mingw-w64 and wine64 with apt when missing; wine's prefix is
 # cached in ~/.cache/kmsedge/wine (its first wineboot takes ~10-30 s).
 # Prints "windows: N passed, M failed"; exit status 0 only if all passed.
@@ -44,8 +45,14 @@ fi
 # --- build ---------------------------------------------------------------------
 exe=$(scripts/package-windows.sh | tail -1)
 if [ -f "$exe" ]; then ok "cross-built $exe ($(stat -c %s "$exe") bytes) at $(elapsed)"; else bad "scripts/package-windows.sh built nothing"; finish; fi
-cargo build -q --release --bin kmsedge || { bad "native build of the client"; finish; }
-client=${CARGO_TARGET_DIR:-target}/release/kmsedge
+# The Linux client: KMSEDGE_CLIENT names one already built (e.g. a debug
+# build while iterating); otherwise the release build (which test.sh's
+# earlier steps have made).
+client=${KMSEDGE_CLIENT:-}
+if [ -z "$client" ]; then
+    cargo build -q --release --bin kmsedge || { bad "native build of the client"; finish; }
+    client=${CARGO_TARGET_DIR:-target}/release/kmsedge
+fi
 
 # --- the PE itself -------------------------------------------------------------
 objdump=x86_64-w64-mingw32-objdump
@@ -81,6 +88,13 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
         || { bad "wineboot (see below)"; tail -5 "$work/wineboot.log"; finish; }
     log "wine prefix created in $(( $(date +%s) - b )) s"
 fi
+# Wine 8.0 (Debian 12) has no bcryptprimitives.dll, where Rust's std gets
+# its random bytes on Windows 10+: the prefix gets a stand-in (see the file).
+if [ ! -f /usr/lib/x86_64-linux-gnu/wine/x86_64-windows/bcryptprimitives.dll ]; then
+    x86_64-w64-mingw32-gcc -O2 -shared -s -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+        scripts/lib/wine-bcryptprimitives.c -ladvapi32 || { bad "building the bcryptprimitives.dll stand-in"; finish; }
+    log "wine $("$wine" --version 2>/dev/null) lacks bcryptprimitives.dll: stand-in installed in the prefix"
+fi
 # One wineserver for the whole run, its programs' debug output (services.exe
 # and the service it starts included) in wine.log: the Event Log's channel
 # and the service's own stderr.
@@ -102,6 +116,8 @@ wait_listening() { # port, seconds
     return 1
 }
 
+product="Windows 10/11 Enterprise"
+
 # 1. kmsedge.exe serve in the foreground of wine.
 port=$(free_port 17688)
 mkdir -p "$work/serve"
@@ -110,7 +126,7 @@ timeout 300 "$wine" "$exe" serve --listen "127.0.0.1:$port" --http off --data "$
 serve_pid=$!
 if wait_listening "$port" 90; then
     ok "kmsedge.exe serve listens on 127.0.0.1:$port under wine at $(elapsed)"
-    if timeout 60 "$client" activate "127.0.0.1:$port" >"$work/activate1.log" 2>&1; then
+    if timeout 60 "$client" activate "127.0.0.1:$port" --product "$product" >"$work/activate1.log" 2>&1; then
         ok "activated from Linux against kmsedge.exe serve: $(grep -m1 -i 'count' "$work/activate1.log" | tr -s ' ')"
     else
         bad "activation against kmsedge.exe serve"; tail -15 "$work/activate1.log"
@@ -140,14 +156,17 @@ else
     bad "service install"; tail -5 "$wl"
 fi
 if timeout 60 "$wine" reg query "$reg_key" 2>>"$wl" | grep -q TypesSupported; then ok "event source registered ($reg_key)"; else bad "no event source key after install"; fi
-if w service install --listen "not an address" >"$work/bad.out" 2>"$work/bad.err"; then
+if timeout 120 "$wine" "$exe" service install --listen "not an address" >"$work/bad.out" 2>"$work/bad.err"; then
     bad "service install accepted --listen 'not an address'"
 else
-    ok "service install refuses a bad serve flag: $(tail -1 "$work/bad.err")"
+    ok "service install refuses a bad serve flag: $(grep -m1 '^kmsedge:' "$work/bad.err")"
 fi
+# Wine's service manager may start an automatic service on its own: stop
+# it first, so that `service start` is what starts it.
+w service stop >/dev/null || bad "service stop before start"
 if w service start >"$work/start.out" && wait_listening "$port" 60; then
     ok "service start: $(head -1 "$work/start.out"), listening on 127.0.0.1:$port at $(elapsed)"
-    if timeout 60 "$client" activate "127.0.0.1:$port" --workstation wine-test.example >"$work/activate2.log" 2>&1; then
+    if timeout 60 "$client" activate "127.0.0.1:$port" --product "$product" --workstation wine-test.example >"$work/activate2.log" 2>&1; then
         ok "activated from Linux against the service"
     else
         bad "activation against the service"; tail -15 "$work/activate2.log"
