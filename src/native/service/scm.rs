@@ -24,6 +24,8 @@ use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
 const DISPLAY_NAME: &str = "kmsedge KMS host";
+/// Win32's "an instance of the service is already running".
+const ERROR_SERVICE_ALREADY_RUNNING: i32 = 1056;
 /// How long `start` and `stop` wait for the service to get there.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -135,8 +137,15 @@ fn wait_for(service: &windows_service::service::Service, want: ServiceState) -> 
 
 fn start() -> anyhow::Result<()> {
     let service = open(ServiceAccess::START | ServiceAccess::QUERY_STATUS)?;
-    service.start::<&str>(&[]).context("cannot start the service")?;
-    wait_for(&service, ServiceState::Running)?;
+    // Already running (started with the system, or by another start): done.
+    if service.query_status().context("cannot query the service")?.current_state != ServiceState::Running {
+        match service.start::<&str>(&[]) {
+            Ok(()) => {}
+            Err(windows_service::Error::Winapi(e)) if e.raw_os_error() == Some(ERROR_SERVICE_ALREADY_RUNNING) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot start the service")),
+        }
+        wait_for(&service, ServiceState::Running)?;
+    }
     std::println!("service {NAME} running");
     Ok(())
 }
