@@ -6,19 +6,22 @@
 #                                            optional kmsedge.socket, config
 #   dist/kmsedge-image.tar                   container image from scratch
 #                                            (Docker archive, with HEALTHCHECK)
+#   dist/kmsedge-VERSION-x86_64-windows.zip  kmsedge.exe (scripts/package-windows.sh)
 # and prints each one's size. Installs what it lacks (the musl target,
 # musl-tools, buildah). aarch64 is not built: Debian has no aarch64 musl
 # C cross toolchain for the C in ring and the bundled SQLite.
-# Usage: scripts/package.sh [--no-image]
+# Usage: scripts/package.sh [--no-image] [--no-windows]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 image=1
+windows=1
 for a in "$@"; do
   case $a in
     --no-image) image=0 ;;
-    *) echo "package.sh: unknown argument $a (use --no-image)" >&2; exit 2 ;;
+    --no-windows) windows=0 ;;
+    *) echo "package.sh: unknown argument $a (use --no-image, --no-windows)" >&2; exit 2 ;;
   esac
 done
 
@@ -111,4 +114,13 @@ if [ $image = 1 ]; then
   bah rmi --force "$ref" >/dev/null
   bah rmi --prune >/dev/null 2>&1 || true
   log "container image kmsedge:$VERSION: $(size "$DIST/kmsedge-image.tar")"
+fi
+
+# The Windows build (mingw-w64 cross-compile; its own script so that
+# scripts/test-windows.sh can build it alone).
+if [ "$windows" = 1 ]; then
+  exe=$(scripts/package-windows.sh | tail -n 1)
+  zip=$(dirname "$(dirname "$exe")")/$(basename "$(dirname "$exe")").zip
+  cp -f "$zip" "$DIST/"
+  log "windows: $(size "$DIST/$(basename "$zip")")"
 fi

@@ -33,6 +33,9 @@ enum Command {
     Probe(probe::Args),
     /// Administer a running host with slmgr's verbs (dlv, sprt, cdns/sdns, cpri/spri, sai/sri, ipk/upk).
     Host(host::Args),
+    /// Windows service: install, start, stop, uninstall (events in the Key Management Service log).
+    #[cfg(windows)]
+    Service(kmsedge::native::service::scm::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,8 @@ fn main() -> ExitCode {
         Command::Host(a) => host::run(a),
         // Its own exit statuses: 1 for a finding, 2 for an error.
         Command::Probe(a) => return probe::run(a),
+        #[cfg(windows)]
+        Command::Service(a) => kmsedge::native::service::scm::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

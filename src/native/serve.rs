@@ -25,23 +25,13 @@ pub mod settings;
 pub mod store;
 
 pub use args::Args;
+pub use logging::ExtraLog;
 pub use server::Server;
 pub use settings::Settings;
 
 /// Runs the host until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // First, while the process has one thread.
-    let inherited = listener::inherited()?;
-    let settings = Settings::load(&args)?;
-    // Held to the end, so the last lines ("stopped; registry closed") are written.
-    let _log = logging::init(&settings.log_filter, settings.log_json)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("kmsedge")
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
-        let server = Server::start_with(settings, inherited).await?;
+    run_until(&args, None, async {
         wait_for_signal().await;
         tracing::info!("shutting down (a second signal stops at once)");
         tokio::spawn(async {
@@ -51,6 +41,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             std::process::exit(130);
         });
+    })
+}
+
+/// Runs the host until `stop` completes, logging also to `extra` if given:
+/// a service manager's stop request and the Windows Event Log
+/// ([`crate::native::service`]) instead of signals.
+pub fn run_until(args: &Args, extra: Option<ExtraLog>, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // First, while the process has one thread.
+    let inherited = listener::inherited()?;
+    let settings = Settings::load(args)?;
+    // Held to the end, so the last lines ("stopped; registry closed") are written.
+    let _log = logging::init(&settings.log_filter, settings.log_json, extra)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kmsedge")
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let server = Server::start_with(settings, inherited).await?;
+        stop.await;
         server.shutdown().await
     })
 }

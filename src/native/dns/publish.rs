@@ -27,7 +27,7 @@ use super::config::PublishSettings;
 use crate::dns::names::DomainName;
 use crate::dns::SRV_LABEL;
 use crate::api::DnsInfo;
-use crate::model::events::DnsEvent;
+use crate::model::events::{self, DnsEvent};
 use futures_util::StreamExt;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::runtime::TokioRuntimeProvider;
@@ -519,7 +519,7 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
         let wait = match outcome {
             Ok(()) => {
                 if !published || logged_cause.is_some() {
-                    tracing::info!(record = %plan.record_text, server = %plan.server, "DNS SRV record published");
+                    tracing::info!(event_id = events::DNS_PUBLISHED, record = %plan.record_text, server = %plan.server, "DNS SRV record published");
                 } else {
                     tracing::debug!(record = %plan.record_text, "DNS SRV record refreshed");
                 }
@@ -539,7 +539,10 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
                 }
                 let wait = backoff;
                 if logged_cause.as_deref() != Some(cause.as_str()) {
-                    tracing::warn!(cause = %cause, retry_in_secs = wait.as_secs(), "DNS SRV update failed; KMS service continues, retrying with back-off");
+                    tracing::warn!(
+                        event_id = events::DNS_FAILED, cause = %cause, retry_in_secs = wait.as_secs(),
+                        "DNS SRV update failed; KMS service continues, retrying with back-off"
+                    );
                     logged_cause = Some(cause.clone());
                 } else {
                     tracing::debug!(cause = %cause, attempts = failures, retry_in_secs = wait.as_secs(), "DNS SRV update failed again");

@@ -14,8 +14,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use std::vec::Vec;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+/// Another destination for the same lines, behind the same filter (the
+/// Windows Event Log when running as a service).
+pub type ExtraLog = std::boxed::Box<dyn Layer<Registry> + Send + Sync>;
 
 /// How long a line may wait in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
@@ -125,7 +131,7 @@ fn flush_loop(shared: &Shared, out: &mut impl Write) {
     }
 }
 
-pub fn init(filter: &str, json: bool) -> anyhow::Result<Guard> {
+pub fn init(filter: &str, json: bool, extra: Option<ExtraLog>) -> anyhow::Result<Guard> {
     let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("log filter {filter:?}: {e}"))?;
     // Colours only for a person at a terminal; never into files or journals.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
@@ -138,8 +144,10 @@ pub fn init(filter: &str, json: bool) -> anyhow::Result<Guard> {
             .map_err(|e| anyhow::anyhow!("cannot start the logging thread: {e}"))?
     };
     let writer = BufferedStderr(shared.clone());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
-    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
+    let fmt: ExtraLog = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let layers: Vec<ExtraLog> = std::iter::once(fmt).chain(extra).collect();
+    let result = tracing_subscriber::registry().with(layers).with(filter).try_init();
     // Already initialised (e.g. by an embedding program): keep theirs.
     let _ = result;
     Ok(Guard { shared, thread: Some(thread) })

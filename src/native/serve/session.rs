@@ -265,12 +265,13 @@ fn log_activation(a: &Activation, ip: IpAddr, answer: &Answer) {
     let workstation = r.workstation.to_str(&mut ws);
     let result = answer.decision.hresult();
     match answer.decision {
+        // `event_id`: the genuine host's (12290), kept by the Event Log entry.
         Decision::Grant(g) => tracing::info!(
-            client = %ip, product, sku, workstation, cmid = %r.cmid, protocol = %a.version,
+            event_id = crate::model::events::REQUEST, client = %ip, product, sku, workstation, cmid = %r.cmid, protocol = %a.version,
             %result, count = g.current_count, "activated"
         ),
         Decision::Refuse(_) => tracing::info!(
-            client = %ip, product, sku, workstation, cmid = %r.cmid, protocol = %a.version,
+            event_id = crate::model::events::REQUEST, client = %ip, product, sku, workstation, cmid = %r.cmid, protocol = %a.version,
             %result, "refused"
         ),
     }
