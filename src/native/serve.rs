@@ -25,9 +25,16 @@ pub use args::Args;
 pub use server::Server;
 pub use settings::Settings;
 
-/// Runs the host until SIGINT or SIGTERM.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs the host until SIGINT or SIGTERM. `set_env` gets the environment
+/// variables the settings need (GSS-TSIG's keytab and ticket cache for
+/// MIT Kerberos, [`crate::native::dns::gss`]) while the process has one
+/// thread, the only time setting them is sound; the binary sets them
+/// (this library forbids `unsafe`).
+pub fn run(args: Args, set_env: impl FnOnce(&[(&'static str, std::string::String)])) -> anyhow::Result<()> {
     let settings = Settings::load(&args)?;
+    if let Some(gss) = settings.dns.as_ref().and_then(|d| d.gss.as_ref()) {
+        set_env(&gss.environment());
+    }
     // Held to the end, so the last lines ("stopped; registry closed") are written.
     let _log = logging::init(&settings.log_filter, settings.log_json)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
