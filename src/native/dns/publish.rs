@@ -208,10 +208,10 @@ impl Plan {
             .collect()
     }
 
-    /// How long a round may take once started, so that a stop or a
-    /// switch-off waits for an UPDATE already on its way before removing.
+    /// How long a stop or a switch-off waits for a GSS-TSIG round in
+    /// flight; within [`SHUTDOWN_LIMIT`], leaving time for the removal.
     fn round_limit(&self) -> Duration {
-        self.timeout * 6 + Duration::from_secs(2)
+        (self.timeout * 4 + Duration::from_secs(1)).min(Duration::from_secs(7))
     }
 
     /// How updates are signed, for the log.
@@ -605,8 +605,10 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
             i.state = "publishing".into();
             continue;
         }
-        // A stop or a switch-off while a round is in flight lets the round
-        // finish (bounded) so that the removal comes after its UPDATE.
+        // A stop or a switch-off ends a round in flight. An HMAC round's
+        // UPDATE, if sent, is on the wire before the removal; a GSS-TSIG
+        // round runs on a blocking thread that dropping does not stop, so
+        // it is let finish (bounded) for the removal to come after it.
         let round = publish_once(&plan);
         tokio::pin!(round);
         let outcome = tokio::select! {
@@ -615,7 +617,9 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
             _ = enabled.wait_for(|on| !*on) => None,
         };
         let Some(outcome) = outcome else {
-            let _ = tokio::time::timeout(plan.round_limit(), &mut round).await;
+            if plan.gss.is_some() {
+                let _ = tokio::time::timeout(plan.round_limit(), &mut round).await;
+            }
             maybe_there = true;
             if *stopped.borrow() {
                 break;
@@ -777,6 +781,10 @@ mod tests {
         let p = Publisher::start(None, 1688);
         assert_eq!(p.status(), DnsInfo { publishing: false, state: "off".into(), record: None });
         assert_eq!(p.status_handle().get(), p.status());
+        // Nothing configured, so nothing to turn on.
+        assert!(!p.control().set_publishing(true));
+        assert!(!p.control().is_publishing());
+        assert_eq!(p.status().state, "off");
         p.shutdown().await;
     }
 }
