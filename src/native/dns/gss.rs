@@ -3,9 +3,10 @@
 //! machine account in practice.
 //!
 //! One round, all on one TCP connection to the zone's primary server:
-//! 1. the SOA of the zone names the server (its MNAME), whose Kerberos
-//!    service is `DNS/<mname>@<realm>` (RFC 3645 §3.1.1, as nsupdate and
-//!    Windows clients do);
+//! 1. the SOA of the zone names the primary server (its MNAME), whose
+//!    Kerberos service is `DNS/<mname>@<realm>` (the name AD DNS servers,
+//!    Windows' and Samba's, are keyed under; `nsupdate -g` asks for the
+//!    same);
 //! 2. TKEY queries in mode 3, "GSS-API negotiation" (RFC 2930 §4.1), carry
 //!    the context tokens until `gss_init_sec_context` is complete; the key
 //!    name is fresh each round;
@@ -190,11 +191,8 @@ mod session {
     /// error, key (here the GSS token), other data.
     pub(super) fn tkey_rdata(token: &[u8], inception: u32) -> Vec<u8> {
         let mut v = Vec::with_capacity(token.len() + 32);
-        for label in ["gss-tsig"] {
-            v.push(label.len() as u8);
-            v.extend_from_slice(label.as_bytes());
-        }
-        v.push(0);
+        // The algorithm name `gss-tsig.`, uncompressed.
+        v.extend_from_slice(b"\x08gss-tsig\x00");
         v.extend_from_slice(&inception.to_be_bytes());
         v.extend_from_slice(&inception.wrapping_add(KEY_LIFETIME).to_be_bytes());
         v.extend_from_slice(&MODE_GSSAPI.to_be_bytes());
