@@ -31,7 +31,7 @@ step "core tests as wasm in node" \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     cargo test --release --target wasm32-unknown-unknown --no-default-features --features std \
     --lib --test vectors --test worked_examples --test malformed
-for suite in scripts/test-web.sh scripts/test-edge.sh scripts/test-dns.sh scripts/test-package.sh scripts/test-fuzz.sh scripts/test-windows.sh; do
+for suite in scripts/test-web.sh scripts/test-edge.sh scripts/test-dns.sh scripts/test-dns-ad.sh scripts/test-package.sh scripts/test-fuzz.sh scripts/test-windows.sh; do
     [ -x "$suite" ] && step "$(basename "$suite" .sh)" "$suite"
 done
 

@@ -41,7 +41,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => serve::run(a),
+        Command::Serve(a) => serve::run(a, |vars| {
+            for (k, v) in vars {
+                // SAFETY: called before serve starts any thread (serve::run).
+                unsafe { std::env::set_var(k, v) }
+            }
+        }),
         Command::Activate(a) => activate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Decode(a) => decode::run(a),

@@ -29,9 +29,13 @@ pub use logging::ExtraLog;
 pub use server::Server;
 pub use settings::Settings;
 
-/// Runs the host until SIGINT or SIGTERM.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    run_until(&args, None, async {
+/// Runs the host until SIGINT or SIGTERM. `set_env` gets the environment
+/// variables the settings need (GSS-TSIG's keytab and ticket cache for
+/// MIT Kerberos, [`crate::native::dns::gss`]) while the process has one
+/// thread, the only time setting them is sound; the binary sets them
+/// (this library forbids `unsafe`).
+pub fn run(args: Args, set_env: impl FnOnce(&[(&'static str, std::string::String)])) -> anyhow::Result<()> {
+    run_with_env(&args, None, set_env, async {
         wait_for_signal().await;
         tracing::info!("shutting down (a second signal stops at once)");
         tokio::spawn(async {
@@ -48,9 +52,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// a service manager's stop request and the Windows Event Log
 /// ([`crate::native::service`]) instead of signals.
 pub fn run_until(args: &Args, extra: Option<ExtraLog>, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_with_env(args, extra, |_| {}, stop)
+}
+
+fn run_with_env(
+    args: &Args,
+    extra: Option<ExtraLog>,
+    set_env: impl FnOnce(&[(&'static str, std::string::String)]),
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     // First, while the process has one thread.
     let inherited = listener::inherited()?;
     let settings = Settings::load(args)?;
+    if let Some(gss) = settings.dns.as_ref().and_then(|d| d.gss.as_ref()) {
+        set_env(&gss.environment());
+    }
     // Held to the end, so the last lines ("stopped; registry closed") are written.
     let _log = logging::init(&settings.log_filter, settings.log_json, extra)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -14,6 +14,7 @@
 //! | `fake_host` | an in-test KMS host on the core `Connection`                |
 //! | `edge`      | the `wrangler dev` Worker under test and `kmsedge bridge`   |
 //! | `dns`       | the BIND 9 server of scripts/test-dns.sh                    |
+//! | `ad`        | the Samba AD DC of scripts/test-dns-ad.sh (feature ad-dns)  |
 //!
 //! The first three also build for wasm32 (the protocol suites run in node);
 //! the rest need the native binary.
@@ -27,6 +28,8 @@ pub mod vectors;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod alloc;
 
+#[cfg(feature = "ad-dns")]
+pub mod ad;
 #[cfg(feature = "native")]
 pub mod bin;
 #[cfg(feature = "native")]

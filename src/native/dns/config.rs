@@ -9,6 +9,7 @@ use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
 use crate::dns::names::{DomainName, host_fqdn, server_addr};
 use crate::dns::{DEFAULT_TTL, MAX_TTL};
+use super::gss::{self, GssCredentials};
 use super::tsig::{Algorithm, TsigKey};
 use anyhow::bail;
 use serde::Deserialize;
@@ -46,6 +47,11 @@ pub struct DnsPublishConfig {
     pub tsig_key_name: Option<String>,
     /// hmac-sha256 (default), hmac-sha384 or hmac-sha512.
     pub tsig_algorithm: Option<String>,
+    /// Keytab of the host's Kerberos identity, for GSS-TSIG secure
+    /// updates (Active Directory zones).
+    pub keytab: Option<PathBuf>,
+    /// The principal to use from the keytab, `NAME@REALM`.
+    pub principal: Option<String>,
 }
 
 /// The `--dns-*` flags of `kmsedge serve` (`#[command(flatten)]`). Every
@@ -93,6 +99,14 @@ pub struct PublishArgs {
     /// TSIG algorithm [dns.tsig_algorithm] [default: hmac-sha256]
     #[arg(long = "dns-tsig-algorithm", value_name = "ALG", help_heading = "DNS SRV publishing")]
     pub dns_tsig_algorithm: Option<String>,
+    /// Keytab for secure updates with GSS-TSIG (Active Directory zones),
+    /// e.g. the machine account's; instead of a TSIG key [dns.keytab]
+    #[arg(long = "dns-keytab", value_name = "FILE", help_heading = "DNS SRV publishing")]
+    pub dns_keytab: Option<PathBuf>,
+    /// Kerberos principal of the keytab to use, NAME@REALM, e.g.
+    /// KMSHOST$@AD.EXAMPLE.COM [dns.principal]
+    #[arg(long = "dns-principal", value_name = "NAME@REALM", help_heading = "DNS SRV publishing")]
+    pub dns_principal: Option<String>,
 }
 
 /// What to publish and where; present only when publishing is on.
@@ -108,6 +122,8 @@ pub struct PublishSettings {
     pub ttl: u32,
     pub addresses: Vec<IpAddr>,
     pub tsig: Option<TsigKey>,
+    /// Kerberos identity for GSS-TSIG (never together with `tsig`).
+    pub gss: Option<GssCredentials>,
     /// Limit for one DNS exchange.
     pub timeout: Duration,
 }
@@ -209,6 +225,26 @@ impl PublishSettings {
             }
         };
 
+        let keytab = match &args.dns_keytab {
+            Some(p) => Some((p.clone(), "--dns-keytab".to_string())),
+            None => f.keytab.clone().map(|p| (p, key("keytab"))),
+        };
+        let principal = pick(&args.dns_principal, "dns-principal", f.principal.clone(), key("principal"));
+        let gss = match (keytab, principal) {
+            (None, None) => None,
+            (Some((_, o)), None) => bail!("{o}: a keytab needs its principal: give --dns-principal or dns.principal (e.g. KMSHOST$@AD.EXAMPLE.COM)"),
+            (None, Some((_, o))) => bail!("{o}: a principal needs a keytab: give --dns-keytab or dns.keytab"),
+            (Some((path, ko)), Some((p, po))) => {
+                if tsig.is_some() {
+                    bail!("{ko}: choose one way to sign updates: a keytab (GSS-TSIG) or a TSIG key file, not both");
+                }
+                if !gss::SUPPORTED {
+                    bail!("{ko}: this kmsedge was built without GSS-TSIG; build it with `--features ad-dns` (needs libkrb5-dev and libclang-dev)");
+                }
+                Some(GssCredentials::new(&path, &ko, &p, &po).map_err(anyhow::Error::msg)?)
+            }
+        };
+
         if !publish {
             return Ok(None);
         }
@@ -229,6 +265,7 @@ impl PublishSettings {
             ttl,
             addresses,
             tsig,
+            gss,
             timeout: Duration::from_secs(5),
         }))
     }
@@ -326,6 +363,37 @@ mod tests {
         let file = DnsPublishConfig { ttl: Some(1), ..Default::default() };
         let e = PublishSettings::resolve(&PublishArgs::default(), Some(&file), "kmsedge.toml").unwrap_err().to_string();
         assert!(e.starts_with("dns.ttl in kmsedge.toml"), "{e}");
+    }
+
+    #[test]
+    fn keytab_and_principal_go_together_and_exclude_a_tsig_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let kt = dir.path().join("host.keytab");
+        std::fs::write(&kt, [5u8, 2]).unwrap();
+        let tsig = dir.path().join("k.key");
+        std::fs::write(&tsig, "key \"upd\" { algorithm hmac-sha256; secret \"QWL5tkpMf6N3o+hS1L1H9cu7x8ut7ib8hC8WTtad12g=\"; };").unwrap();
+        assert!(err(|a| a.dns_keytab = Some(kt.clone())).starts_with("--dns-keytab: a keytab needs its principal"));
+        assert!(err(|a| a.dns_principal = Some("H$@R".into())).starts_with("--dns-principal: a principal needs a keytab"));
+        let both = |a: &mut PublishArgs| {
+            a.dns_keytab = Some(kt.clone());
+            a.dns_principal = Some("KMSHOST$@AD.KMS.TEST".into());
+        };
+        assert!(err(|a| {
+            both(a);
+            a.dns_tsig_key_file = Some(tsig.clone());
+        })
+        .contains("not both"));
+        let file = DnsPublishConfig { keytab: Some(kt.clone()), principal: Some("nobody".into()), ..Default::default() };
+        let e = PublishSettings::resolve(&PublishArgs::default(), Some(&file), "kmsedge.toml").unwrap_err().to_string();
+        if gss::SUPPORTED {
+            assert!(e.starts_with("dns.principal in kmsedge.toml: \"nobody\" has no realm"), "{e}");
+            let s = on(both).unwrap().unwrap();
+            assert_eq!(s.gss.unwrap().principal, "KMSHOST$@AD.KMS.TEST");
+            assert!(s.tsig.is_none());
+        } else {
+            assert!(e.contains("built without GSS-TSIG"), "{e}");
+            assert!(err(both).contains("--features ad-dns"));
+        }
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! tools ([`crate::tools::dns`]); the names both sides check are in
 //! [`crate::dns`].
 //!
-//! Everything on the wire is hickory-dns's: messages, TSIG, transport.
+//! Messages, HMAC TSIG and transport are hickory-dns's; the GSS-TSIG
+//! exchange for Active Directory zones ([`gss`]) frames TKEY itself.
 pub mod config;
+pub mod gss;
 pub mod publish;
 pub mod tsig;
 
 pub use config::{DnsPublishConfig, PublishArgs, PublishSettings};
-pub use publish::{DnsStatus, Publisher};
+pub use publish::{DnsStatus, PublishControl, Publisher};

@@ -24,6 +24,7 @@
 use std::prelude::rust_2024::{String, ToString, Vec};
 use std::format;
 use super::config::PublishSettings;
+use super::gss::GssCredentials;
 use crate::dns::names::DomainName;
 use crate::dns::SRV_LABEL;
 use crate::api::DnsInfo;
@@ -66,6 +67,11 @@ pub enum UpdateError {
     UnsignedReply,
     BadReplySignature(String),
     Sign(String),
+    /// No Kerberos credentials or context: wrong, expired or revoked keys
+    /// in the keytab, no KDC, unknown principal.
+    Gss(String),
+    /// The TKEY negotiation of a GSS-TSIG key failed.
+    Tkey(String),
 }
 
 impl fmt::Display for UpdateError {
@@ -100,6 +106,8 @@ impl fmt::Display for UpdateError {
             UpdateError::UnsignedReply => f.write_str("the DNS server's reply to a signed update is not signed"),
             UpdateError::BadReplySignature(e) => write!(f, "the signature of the DNS server's reply does not verify: {e}"),
             UpdateError::Sign(e) => write!(f, "cannot sign the update: {e}"),
+            UpdateError::Gss(e) => write!(f, "GSS-TSIG: {e}"),
+            UpdateError::Tkey(e) => write!(f, "GSS-TSIG key negotiation (TKEY): {e}"),
         }
     }
 }
@@ -148,6 +156,7 @@ struct Plan {
     addresses: Vec<IpAddr>,
     signer: Option<TSigner>,
     key_name: Option<String>,
+    gss: Option<GssCredentials>,
     timeout: Duration,
     refresh: Duration,
     record_text: String,
@@ -171,6 +180,7 @@ impl Plan {
             addresses: s.addresses.clone(),
             signer,
             key_name: s.tsig.as_ref().map(|k| k.name.clone()),
+            gss: s.gss.clone(),
             timeout: s.timeout,
             refresh: s.refresh(),
             record_text: format!(
@@ -196,6 +206,21 @@ impl Plan {
                 Record::from_rdata(self.host.clone(), self.ttl, data)
             })
             .collect()
+    }
+
+    /// How long a stop or a switch-off waits for a GSS-TSIG round in
+    /// flight; within [`SHUTDOWN_LIMIT`], leaving time for the removal.
+    fn round_limit(&self) -> Duration {
+        (self.timeout * 4 + Duration::from_secs(1)).min(Duration::from_secs(7))
+    }
+
+    /// How updates are signed, for the log.
+    fn signing(&self) -> String {
+        match (&self.key_name, &self.gss) {
+            (_, Some(g)) => format!("GSS-TSIG as {}", g.principal),
+            (Some(k), None) => format!("TSIG key {k}"),
+            (None, None) => "none (unsigned updates)".into(),
+        }
     }
 
     /// An UPDATE for the zone, with no records yet.
@@ -357,12 +382,35 @@ async fn publish_once(plan: &Plan) -> Result<(), UpdateError> {
     let mut conn = Conn::open(plan);
     let current = conn.current_srv(plan).await?;
     let msg = plan.publish_message(&current);
-    conn.update(plan, msg).await
+    send_update(plan, &mut conn, msg).await
 }
 
 async fn remove_once(plan: &Plan) -> Result<(), UpdateError> {
     let mut conn = Conn::open(plan);
-    conn.update(plan, plan.removal_message()).await
+    send_update(plan, &mut conn, plan.removal_message()).await
+}
+
+/// Sends an UPDATE the configured way: HMAC TSIG or none over UDP, or a
+/// GSS-TSIG round over TCP on a blocking thread (Kerberos blocks).
+async fn send_update(plan: &Plan, conn: &mut Conn, msg: Message) -> Result<(), UpdateError> {
+    let Some(creds) = plan.gss.clone() else {
+        return conn.update(plan, msg).await;
+    };
+    gss_update(plan, creds, msg).await
+}
+
+#[cfg(feature = "ad-dns")]
+async fn gss_update(plan: &Plan, creds: GssCredentials, msg: Message) -> Result<(), UpdateError> {
+    let (server, timeout, zone) = (plan.server, plan.timeout, plan.zone_name.clone());
+    tokio::task::spawn_blocking(move || super::gss::round(server, timeout, &zone, &creds, msg))
+        .await
+        .unwrap_or_else(|e| Err(UpdateError::Gss(format!("the GSS-TSIG round failed: {e}"))))
+}
+
+#[cfg(not(feature = "ad-dns"))]
+async fn gss_update(_: &Plan, _: GssCredentials, _: Message) -> Result<(), UpdateError> {
+    // Settings refuse a keytab in such a build; kept total for the type.
+    Err(UpdateError::Gss("this kmsedge was built without GSS-TSIG (feature ad-dns)".into()))
 }
 
 /// The publishing state, shared with whoever reports it (`/api/status`).
@@ -386,7 +434,36 @@ impl fmt::Debug for DnsStatus {
 pub struct Publisher {
     info: Arc<Mutex<DnsInfo>>,
     stop: Option<watch::Sender<bool>>,
+    enabled: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
+}
+
+/// Turns publishing off and on while the host runs (`slmgr /cdns`,
+/// `/sdns`): off removes the record at once and nothing is published
+/// until it is turned on again. Cheap to clone; a host with no DNS
+/// settings has nothing to turn on.
+#[derive(Clone)]
+pub struct PublishControl {
+    enabled: Option<watch::Sender<bool>>,
+}
+
+impl PublishControl {
+    /// `false` if this host has no publishing configured (then nothing
+    /// changes).
+    pub fn set_publishing(&self, on: bool) -> bool {
+        match &self.enabled {
+            Some(tx) => {
+                tx.send_replace(on);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether publishing is on (configured and not turned off).
+    pub fn is_publishing(&self) -> bool {
+        self.enabled.as_ref().is_some_and(|tx| *tx.borrow())
+    }
 }
 
 impl Publisher {
@@ -395,6 +472,7 @@ impl Publisher {
         Publisher {
             info: Arc::new(Mutex::new(DnsInfo { publishing: false, state: "off".into(), record: None })),
             stop: None,
+            enabled: None,
             task: None,
         }
     }
@@ -431,7 +509,7 @@ impl Publisher {
             record = %plan.record_text,
             server = %plan.server,
             zone = %plan.zone,
-            tsig_key = plan.key_name.as_deref().unwrap_or("none (unsigned updates)"),
+            signed_with = %plan.signing(),
             refresh_secs = plan.refresh.as_secs(),
             "DNS SRV publishing on"
         );
@@ -441,8 +519,14 @@ impl Publisher {
             record: Some(plan.record_text.clone()),
         }));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(plan, info.clone(), stopped, Arc::new(record)));
-        Publisher { info, stop: Some(stop), task: Some(task) }
+        let (enabled, enabled_rx) = watch::channel(true);
+        let task = tokio::spawn(run(plan, info.clone(), stopped, enabled_rx, Arc::new(record)));
+        Publisher { info, stop: Some(stop), enabled: Some(enabled), task: Some(task) }
+    }
+
+    /// The handle that turns publishing off and on at run time.
+    pub fn control(&self) -> PublishControl {
+        PublishControl { enabled: self.enabled.clone() }
     }
 
     /// For `/api/status`.
@@ -485,8 +569,9 @@ fn set(info: &Mutex<DnsInfo>, state: String) {
     info.lock().unwrap().state = state;
 }
 
-/// The publishing loop; ends on `stopped`, removing the records.
-async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver<bool>, record: Recorder) {
+/// The publishing loop; ends on `stopped`, removing the records. While
+/// `enabled` is false the records are removed and nothing is sent.
+async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver<bool>, mut enabled: watch::Receiver<bool>, record: Recorder) {
     let mut backoff = FIRST_BACKOFF;
     let mut logged_cause: Option<String> = None;
     let mut published = false;
@@ -495,15 +580,51 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
     let mut maybe_there = false;
     let mut failures: u32 = 0;
     loop {
-        // A stop while a round is in flight ends the round at once.
+        if !*enabled.borrow_and_update() {
+            if maybe_there {
+                remove(&plan, &info).await;
+            }
+            maybe_there = false;
+            published = false;
+            logged_cause = None;
+            failures = 0;
+            backoff = FIRST_BACKOFF;
+            tracing::info!(record = %plan.record_text, "DNS SRV publishing turned off");
+            {
+                let mut i = info.lock().unwrap();
+                i.publishing = false;
+                i.state = "off (turned off while running)".into();
+            }
+            tokio::select! {
+                _ = enabled.wait_for(|on| *on) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            tracing::info!(record = %plan.record_text, "DNS SRV publishing turned on");
+            let mut i = info.lock().unwrap();
+            i.publishing = true;
+            i.state = "publishing".into();
+            continue;
+        }
+        // A stop or a switch-off ends a round in flight. An HMAC round's
+        // UPDATE, if sent, is on the wire before the removal; a GSS-TSIG
+        // round runs on a blocking thread that dropping does not stop, so
+        // it is let finish (bounded) for the removal to come after it.
+        let round = publish_once(&plan);
+        tokio::pin!(round);
         let outcome = tokio::select! {
-            r = publish_once(&plan) => Some(r),
+            r = &mut round => Some(r),
             _ = stopped.wait_for(|s| *s) => None,
+            _ = enabled.wait_for(|on| !*on) => None,
         };
         let Some(outcome) = outcome else {
-            // The UPDATE may have reached the server.
+            if plan.gss.is_some() {
+                let _ = tokio::time::timeout(plan.round_limit(), &mut round).await;
+            }
             maybe_there = true;
-            break;
+            if *stopped.borrow() {
+                break;
+            }
+            continue;
         };
         let (hresult, message) = match &outcome {
             Ok(()) => (0, "published".into()),
@@ -521,7 +642,7 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
                 if !published || logged_cause.is_some() {
                     tracing::info!(event_id = events::DNS_PUBLISHED, record = %plan.record_text, server = %plan.server, "DNS SRV record published");
                 } else {
-                    tracing::debug!(record = %plan.record_text, "DNS SRV record refreshed");
+                    tracing::info!(record = %plan.record_text, "DNS SRV record refreshed");
                 }
                 published = true;
                 maybe_there = true;
@@ -555,19 +676,25 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stopped.wait_for(|s| *s) => break,
+            _ = enabled.wait_for(|on| !*on) => {}
         }
     }
     if !maybe_there {
         set(&info, "stopped (nothing was published)".into());
         return;
     }
-    // Two tries: a lost UDP reply should not leave the record behind.
+    remove(&plan, &info).await;
+}
+
+/// Deletes the records this host added; two tries, since a lost UDP reply
+/// should not leave the record behind.
+async fn remove(plan: &Plan, info: &Mutex<DnsInfo>) {
     let mut last = None;
     for attempt in 0..2 {
-        match remove_once(&plan).await {
+        match remove_once(plan).await {
             Ok(()) => {
                 tracing::info!(record = %plan.record_text, server = %plan.server, "DNS SRV record removed");
-                set(&info, "removed".into());
+                set(info, "removed".into());
                 return;
             }
             Err(e) => {
@@ -580,7 +707,7 @@ async fn run(plan: Plan, info: Arc<Mutex<DnsInfo>>, mut stopped: watch::Receiver
     }
     let cause = last.map(|e| e.to_string()).unwrap_or_default();
     tracing::warn!(cause = %cause, record = %plan.record_text, "DNS SRV record not removed");
-    set(&info, format!("not removed: {cause}"));
+    set(info, format!("not removed: {cause}"));
 }
 
 #[cfg(test)]
@@ -657,6 +784,10 @@ mod tests {
         let p = Publisher::start(None, 1688);
         assert_eq!(p.status(), DnsInfo { publishing: false, state: "off".into(), record: None });
         assert_eq!(p.status_handle().get(), p.status());
+        // Nothing configured, so nothing to turn on.
+        assert!(!p.control().set_publishing(true));
+        assert!(!p.control().is_publishing());
+        assert_eq!(p.status().state, "off");
         p.shutdown().await;
     }
 }
