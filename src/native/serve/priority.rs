@@ -6,6 +6,7 @@
 //! CAP_SYS_NICE (or an RLIMIT_NICE allowing it); without it the setting is
 //! stored and takes effect at the next start, and the settings say so.
 use std::prelude::rust_2024::*;
+#[cfg(target_os = "linux")]
 use std::format;
 use crate::model::admin::Priority;
 use std::collections::BTreeMap;
