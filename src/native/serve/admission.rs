@@ -414,7 +414,12 @@ mod tests {
         let a = Admission::new(vec![], 2, 2, None);
         let (t1, _) = a.admit(ip("192.0.2.1")).unwrap();
         let (t2, _) = a.admit(ip("192.0.2.2")).unwrap();
+        // A few milliseconds apart, so the older one is shed (equal idle
+        // times have no order).
+        let tick = || std::thread::sleep(Duration::from_millis(3));
+        tick();
         let (_t3, shed) = a.admit(ip("192.0.2.3")).unwrap();
+        tick();
         let (_t4, _) = a.admit(ip("192.0.2.4")).unwrap();
         assert!(shed && t1.conn.is_shed() && t2.conn.is_shed());
         assert!(a.crowded(), "two shed, still open: the slack is full");
