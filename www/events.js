@@ -33,7 +33,7 @@ function cells(e) {
     // and its new value.
     return [
       h('td', {}, time),
-      h('td', {}, `${e.event_id} setting changed`),
+      h('td', {}, t('ev.setting', { id: String(e.event_id) })),
       h('td', { class: 'ok' }, e.result),
       h('td', { class: 'mono' }, e.name ?? ''),
       h('td', {}, ''),
