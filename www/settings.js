@@ -33,7 +33,19 @@ const LABELS = {
   install_key: 'st.install',
   uninstall_key: 'st.uninstall',
 };
-const settingLabel = (name) => (LABELS[name] ? t(LABELS[name]) : name);
+export const settingLabel = (name) => (LABELS[name] ? t(LABELS[name]) : name);
+
+/**
+ * A setting event's message (model/admin.rs words it: "60 minutes", "on",
+ * "low", a port) in the page's language; a host key's message (its last
+ * five characters and catalogue names) as the host words it.
+ */
+export function settingValue(message) {
+  const m = /^(\d+) minutes$/.exec(message);
+  if (m) return t('hd.minutes', { n: Number(m[1]) });
+  const words = { on: 'st.on', off: 'st.off', low: 'st.low', normal: 'st.normal' };
+  return words[message] ? t(words[message]) : message;
+}
 
 // The hosts word their fixed notes in English (api/settings); these are shown
 // in the page's language, any other note (the OS's own words) as it comes.

@@ -123,6 +123,8 @@ test('the Settings section in Polish: fields, notes, checks and confirmation in 
   assert.equal(await page.textContent('#st-changed'), c['st.changed'].replace('{names}', c['st.activation']));
   assert.equal(await page.textContent('#st-keys'), c['st.keys.none']);
   assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(2)'), c['ev.setting'].replace('{id}', '1000'));
+  assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(4)'), c['st.activation']);
+  assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(6)'), c['hd.minutes'].many.replace('{n}', '60'));
   // The inline check and the confirmation: numbers by Intl, minutes by Polish plural rules.
   await page.fill('#st-ai', '44000');
   const nf = new Intl.NumberFormat('pl');

@@ -135,7 +135,7 @@ test('the host refusing a change shows its line and keeps the rest', async () =>
   await page.check('#st-dns');
   await page.click('#st-apply');
   await page.locator('#st-error').waitFor({ state: 'visible' });
-  assert.match(await page.textContent('#st-error'), /^dns_publishing: cannot publish: the host was started without DNS publishing configured/);
+  assert.match(await page.textContent('#st-error'), /^Publish the SRV record in DNS: cannot publish: the host was started without DNS publishing configured/);
   assert.equal(await page.isChecked('#st-dns'), false, 'the form shows the host again');
 });
 

@@ -439,6 +439,8 @@ export default {
   'st.nothing': 'Nothing to change.',
   'st.saved': 'Settings applied.',
   'st.changed': 'Changed on the running host: {names}',
+  'st.on': 'on',
+  'st.off': 'off',
   'st.not.port': 'A TCP port from 1 to 65535.',
   'st.not.minutes': 'Minutes from {min} to {max}.',
   'st.not.key': 'Five groups of five letters and digits (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX).',

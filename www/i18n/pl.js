@@ -443,6 +443,8 @@ export default {
   'st.nothing': 'Nie ma nic do zmiany.',
   'st.saved': 'Zastosowano ustawienia.',
   'st.changed': 'Zmienione na działającym hoście: {names}',
+  'st.on': 'włączone',
+  'st.off': 'wyłączone',
   'st.not.port': 'Port TCP od 1 do 65535.',
   'st.not.minutes': 'Liczba minut od {min} do {max}.',
   'st.not.key': 'Pięć grup po pięć liter i cyfr (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX).',
