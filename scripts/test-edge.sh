@@ -135,8 +135,9 @@ run_tests() {
 }
 
 start_wrangler 1
-run_tests edge --test edge -- --skip perf_
+run_tests edge --test edge -- --skip perf_ --skip settings_
 run_tests edge-perf --test edge -- --exact perf_connect_port_and_tunnel --nocapture --test-threads=1
+run_tests edge-settings --test edge -- --exact settings_verbs_change_the_worker
 stop_wrangler
 log "restarting wrangler dev on the same persistence directory"
 start_wrangler 2

@@ -467,3 +467,142 @@ async fn perf_connect_port_and_tunnel() {
     }
     std::fs::write(edge.state_dir.join("perf.txt"), lines.join("\n") + "\n").unwrap();
 }
+
+/// `kmsedge host` against this Worker → (success, stdout, stderr).
+fn host_verb(edge: &Edge, token: Option<&str>, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["host", edge.http.as_str()];
+    if let Some(t) = token {
+        all.extend_from_slice(&["--token", t]);
+    }
+    all.extend_from_slice(args);
+    let o = support::bin::run(&all);
+    (o.status.success(), support::bin::stdout(&o), support::bin::stderr(&o))
+}
+
+fn host_ok(edge: &Edge, args: &[&str]) -> String {
+    let (good, out, err) = host_verb(edge, Some(&edge.admin_token), args);
+    assert!(good, "kmsedge host {args:?} failed: {err}");
+    out
+}
+
+/// The refusal line; the command must fail with exactly one line.
+fn host_refused(edge: &Edge, token: Option<&str>, args: &[&str]) -> String {
+    let (good, _, err) = host_verb(edge, token, args);
+    assert!(!good, "kmsedge host {args:?} should be refused");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+/// A valid 2009-format key of this group and serial (as tests/key_cli.rs
+/// makes them): a CSVLK no one owns.
+fn made_key(group: u32, serial: u32) -> String {
+    let k = kmsedge::pkey::ProductKey { group, serial, security: 0x0bad_cafe_f00d, upgrade: false, extra: false };
+    kmsedge::pkey::encode(&k).unwrap().as_str().to_string()
+}
+
+/// One Windows activation through the connect port → (activation interval,
+/// renewal interval, ePID).
+async fn windows_answer(edge: &Edge) -> (u32, u32, String) {
+    let (tcp, sku) = (edge.tcp.clone(), sku(WIN10, "Enterprise"));
+    let r = tokio::task::spawn_blocking(move || activate(&tcp, &["--sku", &sku])).await.unwrap();
+    assert_activated(&r, 1);
+    let q = &r.requests[0];
+    (q.activation_interval.unwrap(), q.renewal_interval.unwrap(), q.epid.clone().unwrap())
+}
+
+/// slmgr's verbs against the Worker's Durable Object, through `kmsedge
+/// host`: each one changes what the next activation is answered with (or
+/// is stored and shown where a Worker has nothing to apply it to), bad
+/// input is refused in one line and changes nothing, and the admin token
+/// is required. Run alone (`--exact`, after the others): it changes the
+/// intervals and the ePID every other test checks. It leaves sai 60, cpri
+/// and cdns in place for tests/edge_restart.rs, and saves what it set in
+/// settings.json.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_verbs_change_the_worker() {
+    let edge = Edge::from_env();
+    // The token: none or a wrong one is refused and changes nothing.
+    assert_eq!(edge.get("/api/settings", None).await.status, 401);
+    assert_eq!(edge.get("/api/settings", Some("wrong-token-wrong-token")).await.status, 401);
+    host_refused(&edge, None, &["sai", "60"]);
+    host_refused(&edge, Some("wrong-token-wrong-token"), &["sai", "60"]);
+    let before: kmsedge::api::Settings = edge.api("/api/settings").await;
+    assert_eq!((before.activation_interval, before.renewal_interval), (120, 10_080), "{before:?}");
+    assert_eq!(before.port, None, "no KMS port of its own");
+
+    // dlv, as slmgr /dlv lays it out, with the edge's notes.
+    let dlv = host_ok(&edge, &["dlv"]);
+    for line in [
+        "Key Management Service is enabled on this machine",
+        "KMS priority: Normal",
+        "Activation Interval: 120 minutes",
+        "Renewal Interval: 10080 minutes",
+        "Note (priority): stored and shown only",
+        "Total requests received: ",
+    ] {
+        assert!(dlv.contains(line), "{line:?} in\n{dlv}");
+    }
+
+    // sai / sri: the next answer carries them.
+    let (ai, ri, default_epid) = windows_answer(&edge).await;
+    assert_eq!((ai, ri), (120, 10_080));
+    assert!(host_ok(&edge, &["sai", "60"]).contains("60 minutes"));
+    assert!(host_ok(&edge, &["sri", "20160"]).contains("20160 minutes"));
+    let (ai, ri, epid) = windows_answer(&edge).await;
+    assert_eq!((ai, ri), (60, 20_160));
+    assert_eq!(epid, default_epid, "the intervals leave the ePID alone");
+
+    // Bad input: one line each, nothing changed.
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["sai", "14"]).contains("minutes from 15 to 43200"));
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["sri", "43201"]).contains("minutes from 15 to 43200"));
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["sprt", "1689"]).contains("no KMS port of its own"));
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["ipk", "not-a-key"]).contains("host key"));
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["upk"]).contains("no host key is installed"));
+    let s: kmsedge::api::Settings = edge.api("/api/settings").await;
+    assert_eq!((s.activation_interval, s.renewal_interval, s.port), (60, 20_160, None));
+    assert!(s.host_keys.is_empty());
+
+    // cdns / sdns / cpri / spri: stored and shown (a Worker has neither an
+    // SRV record nor a process priority, and says so).
+    assert!(host_ok(&edge, &["sdns"]).contains("enabled"));
+    assert!(edge.api::<kmsedge::api::Settings>("/api/settings").await.dns_publishing);
+    assert!(host_ok(&edge, &["cdns"]).contains("disabled"));
+    assert!(host_ok(&edge, &["cpri"]).contains("Low"));
+    let s: kmsedge::api::Settings = edge.api("/api/settings").await;
+    assert!(!s.dns_publishing);
+    assert_eq!(s.priority, "low");
+    assert!(s.notes["priority"].contains("stored and shown only"), "{:?}", s.notes);
+    assert!(host_ok(&edge, &["spri"]).contains("Normal"));
+    assert_eq!(edge.api::<kmsedge::api::Settings>("/api/settings").await.priority, "normal");
+    assert!(host_ok(&edge, &["cpri"]).contains("Low"));
+
+    // ipk: Windows is answered with the key's group and serial; upk brings
+    // the default ePID back.
+    let key = made_key(4573, 1_234_567);
+    let last5 = &key[24..];
+    assert!(host_ok(&edge, &["ipk", &key]).contains(last5));
+    let (_, _, epid) = windows_answer(&edge).await;
+    assert_eq!(epid.split('-').nth(1), Some("04573"), "{epid}");
+    assert_ne!(epid, default_epid);
+    let s: kmsedge::api::Settings = edge.api("/api/settings").await;
+    assert_eq!(s.host_keys.iter().map(|k| k.partial.as_str()).collect::<Vec<_>>(), [last5]);
+    assert!(host_ok(&edge, &["dlv"]).contains(&format!("Partial Product Key: {last5}")));
+    assert!(host_refused(&edge, Some(&edge.admin_token), &["upk", "ZZZZZ"]).contains("no installed host key ends in ZZZZZ"));
+    assert!(host_ok(&edge, &["upk", last5]).contains("none (the keys held by default)"));
+    let (_, _, epid) = windows_answer(&edge).await;
+    assert_eq!(epid, default_epid, "the default key answers again");
+
+    // Each change is a setting event; the key by its last five only.
+    let events: serde_json::Value = edge.api("/api/events?kind=setting").await;
+    let events = events["events"].as_array().unwrap();
+    for n in ["activation_interval", "renewal_interval", "dns_publishing", "priority", "host_keys"] {
+        assert!(events.iter().any(|e| e["name"] == n), "{n} in {events:?}");
+    }
+    assert!(!events.iter().any(|e| e["message"].as_str().unwrap_or("").contains(&key[..23])), "{events:?}");
+
+    let s: kmsedge::api::Settings = edge.api("/api/settings").await;
+    let mut changed = s.changed.clone();
+    changed.sort();
+    assert_eq!(changed, ["activation_interval", "dns_publishing", "host_keys", "priority", "renewal_interval"]);
+    std::fs::write(edge.state_dir.join("settings.json"), serde_json::to_vec(&s).unwrap()).unwrap();
+}

@@ -6,6 +6,7 @@
 // the section and loads pages through the `api` functions it is given.
 import { h, debounce } from './dom.js';
 import { t, number, dateTime } from './i18n.js';
+import { settingLabel, settingValue } from './settings.js';
 
 // Labels are message keys, read when the section is built (in the page's language).
 const PERIODS = [['', 'ev.any'], ['86400', 'ev.24h'], ['604800', 'ev.7d'], ['2592000', 'ev.30d']];
@@ -33,11 +34,11 @@ function cells(e) {
     // and its new value.
     return [
       h('td', {}, time),
-      h('td', {}, `${e.event_id} setting changed`),
+      h('td', {}, t('ev.setting', { id: String(e.event_id) })),
       h('td', { class: 'ok' }, e.result),
-      h('td', { class: 'mono' }, e.name ?? ''),
+      h('td', { title: e.name ?? '' }, settingLabel(e.name ?? '')),
       h('td', {}, ''),
-      h('td', {}, e.message ?? ''),
+      h('td', {}, settingValue(e.message ?? '')),
       h('td', {}, ''),
     ];
   }

@@ -8,57 +8,62 @@
 // clients notice (port, intervals, host keys) asks for confirmation first.
 // host.js owns the token; this module gets `api(path)` and `put(path, body)`.
 import { h } from './dom.js';
+import { t, rich, CATALOGUES } from './i18n.js';
 
-// Every string this module shows, in one place (for the message catalogue).
-const T = {
-  heading: 'Settings',
-  intro: 'As on the configuration page of the Volume Activation Tools wizard. A change is kept by the host over its start-up configuration and appears in the event history.',
-  port: 'KMS TCP port',
-  portHelp: 'Clients find the port in the SRV record or are told it (slmgr /skms host:port).',
-  dns: 'Publish the SRV record in DNS',
-  dnsRecord: 'Record published',
-  dnsNone: 'none',
-  priority: 'KMS priority',
-  low: 'Low',
-  normal: 'Normal',
-  activation: 'Activation interval (minutes)',
-  activationHelp: 'How often a client that is not activated retries.',
-  renewal: 'Renewal interval (minutes)',
-  renewalHelp: 'How often an activated client renews.',
-  keys: 'Host keys',
-  keysNone: 'None installed: the host holds its default keys.',
-  install: 'Install host key',
-  installHelp: 'A KMS host key (CSVLK) of the organisation, 25 characters; shown afterwards by its last five only.',
-  uninstall: 'Uninstall',
-  apply: 'Apply changes',
-  confirmTitle: 'These changes affect the clients:',
-  confirm: 'Apply',
-  cancel: 'Cancel',
-  nothing: 'Nothing to change.',
-  saved: 'Settings applied.',
-  changedAtRuntime: 'Changed on the running host: ',
-  notPort: 'A TCP port from 1 to 65535.',
-  notMinutes: 'Minutes from 15 to 43200.',
-  notKey: 'Five groups of five letters and digits (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX).',
-  noPort: 'none of its own',
-  refused: (what, why) => `${what}: ${why}`,
-  affects: {
-    port: (v) => `the KMS port becomes ${v}`,
-    activation_interval: (v) => `clients not yet activated retry every ${v} minutes`,
-    renewal_interval: (v) => `activated clients renew every ${v} minutes`,
-    install_key: (v) => `host key …${v} is installed: clients get a new ePID`,
-    uninstall_key: (v) => `host key …${v} is uninstalled: clients get the default ePID`,
-  },
+// Every string is a message of the catalogues (www/i18n/*.js, keys st.*),
+// read when the section is built: host.js rebuilds it on a change of language.
+
+// What a change tells the confirmation, per setting (slmgr's verbs that clients notice).
+const AFFECTS = {
+  port: 'st.affects.port',
+  activation_interval: 'st.affects.ai',
+  renewal_interval: 'st.affects.ri',
+  install_key: 'st.affects.ipk',
+  uninstall_key: 'st.affects.upk',
 };
+
+// The API names settings as slmgr's verbs do; the page shows the field's label.
+const LABELS = {
+  port: 'st.port',
+  dns_publishing: 'st.dns',
+  priority: 'st.priority',
+  activation_interval: 'st.activation',
+  renewal_interval: 'st.renewal',
+  host_keys: 'st.keys',
+  install_key: 'st.install',
+  uninstall_key: 'st.uninstall',
+};
+export const settingLabel = (name) => (LABELS[name] ? t(LABELS[name]) : name);
+
+/**
+ * A setting event's message (model/admin.rs words it: "60 minutes", "on",
+ * "low", a port) in the page's language; a host key's message (its last
+ * five characters and catalogue names) as the host words it.
+ */
+export function settingValue(message) {
+  const m = /^(\d+) minutes$/.exec(message);
+  if (m) return t('hd.minutes', { n: Number(m[1]) });
+  const words = { on: 'st.on', off: 'st.off', low: 'st.low', normal: 'st.normal' };
+  return words[message] ? t(words[message]) : message;
+}
+
+// The hosts word their fixed notes in English (api/settings); these are shown
+// in the page's language, any other note (the OS's own words) as it comes.
+const NOTES = ['st.note.dns.unconfigured', 'st.note.edge.priority', 'st.note.edge.dns', 'st.note.edge.port'];
+function note(text) {
+  if (!text) return '';
+  const key = NOTES.find((k) => CATALOGUES.en[k] === text);
+  return key ? t(key) : text;
+}
 
 const MINUTES = [15, 43200];
 
 /** '' when `v` is valid for `kind`, else what it should be. */
 export function invalid(kind, v) {
-  const t = String(v).trim();
-  if (kind === 'port') return /^\d{1,5}$/.test(t) && Number(t) >= 1 && Number(t) <= 65535 ? '' : T.notPort;
-  if (kind === 'minutes') return /^\d{1,5}$/.test(t) && Number(t) >= MINUTES[0] && Number(t) <= MINUTES[1] ? '' : T.notMinutes;
-  if (kind === 'key') return /^[A-Za-z0-9]{5}(-?[A-Za-z0-9]{5}){4}$/.test(t) ? '' : T.notKey;
+  const s = String(v).trim();
+  if (kind === 'port') return /^\d{1,5}$/.test(s) && Number(s) >= 1 && Number(s) <= 65535 ? '' : t('st.not.port');
+  if (kind === 'minutes') return /^\d{1,5}$/.test(s) && Number(s) >= MINUTES[0] && Number(s) <= MINUTES[1] ? '' : t('st.not.minutes', { min: MINUTES[0], max: MINUTES[1] });
+  if (kind === 'key') return /^[A-Za-z0-9]{5}(-?[A-Za-z0-9]{5}){4}$/.test(s) ? '' : t('st.not.key');
   return '';
 }
 
@@ -73,24 +78,26 @@ function numberField(id, label, help, kind) {
     return !why;
   };
   input.addEventListener('input', check);
-  const el = h('div', { class: 'field' }, h('label', { for: id }, label), input, h('small', { id: `${id}-help` }, help), error);
+  const helpEl = h('small', { id: `${id}-help` });
+  rich(helpEl, help);
+  const el = h('div', { class: 'field' }, h('label', { for: id }, label), input, helpEl, error);
   return { el, input, check };
 }
 
 /** Builds the section. Returns { el, load }. */
 export function settingsSection({ api, put, fail }) {
   let current = null;
-  const port = numberField('st-port', T.port, T.portHelp, 'port');
-  const ai = numberField('st-ai', T.activation, T.activationHelp, 'minutes');
-  const ri = numberField('st-ri', T.renewal, T.renewalHelp, 'minutes');
+  const port = numberField('st-port', t('st.port'), t('st.port.help'), 'port');
+  const ai = numberField('st-ai', t('st.activation'), t('st.activation.help'), 'minutes');
+  const ri = numberField('st-ri', t('st.renewal'), t('st.renewal.help'), 'minutes');
   const dns = h('input', { id: 'st-dns', type: 'checkbox' });
   const record = h('code', { id: 'st-dns-record' });
   const dnsNote = h('small', { id: 'st-dns-note' });
   const priority = h('select', { id: 'st-priority' },
-    h('option', { value: 'normal' }, T.normal), h('option', { value: 'low' }, T.low));
+    h('option', { value: 'normal' }, t('st.normal')), h('option', { value: 'low' }, t('st.low')));
   const priorityNote = h('small', { id: 'st-priority-note' });
   const keys = h('ul', { id: 'st-keys', class: 'hd-plain' });
-  const key = numberField('st-key', T.install, T.installHelp, 'key');
+  const key = numberField('st-key', t('st.install'), t('st.install.help'), 'key');
   key.input.setAttribute('inputmode', 'text');
   key.input.setAttribute('spellcheck', 'false');
   const changedLine = h('p', { id: 'st-changed', class: 'hd-note' });
@@ -98,10 +105,10 @@ export function settingsSection({ api, put, fail }) {
   const errorBox = h('p', { id: 'st-error', class: 'error', role: 'alert', hidden: true });
   const confirmList = h('ul', { id: 'st-confirm-list' });
   const confirmBox = h('div', { id: 'st-confirm', class: 'st-confirm', role: 'alertdialog', 'aria-labelledby': 'st-confirm-title', hidden: true },
-    h('p', { id: 'st-confirm-title' }, T.confirmTitle), confirmList,
+    h('p', { id: 'st-confirm-title' }, t('st.confirm.title')), confirmList,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', id: 'st-confirm-yes', onclick: () => commit(pending) }, T.confirm),
-      h('button', { type: 'button', id: 'st-confirm-no', class: 'secondary', onclick: () => { confirmBox.hidden = true; pending = []; } }, T.cancel)));
+      h('button', { type: 'button', id: 'st-confirm-yes', onclick: () => commit(pending) }, t('st.confirm')),
+      h('button', { type: 'button', id: 'st-confirm-no', class: 'secondary', onclick: () => { confirmBox.hidden = true; pending = []; } }, t('st.cancel'))));
   let pending = [];
 
   /** The changes the form holds, in slmgr's order. */
@@ -126,11 +133,11 @@ export function settingsSection({ api, put, fail }) {
     const fields = [port, ai, ri];
     if (key.input.value.trim()) fields.push(key);
     if (!fields.map((f) => f.check()).every(Boolean)) return;
-    if (!list.length) { status.textContent = T.nothing; return; }
-    const notable = list.filter((c) => T.affects[c.setting]);
+    if (!list.length) { status.textContent = t('st.nothing'); return; }
+    const notable = list.filter((c) => AFFECTS[c.setting]);
     if (!notable.length) { commit(list); return; }
     pending = list;
-    confirmList.replaceChildren(...notable.map((c) => h('li', {}, T.affects[c.setting](shown(c)))));
+    confirmList.replaceChildren(...notable.map((c) => h('li', {}, t(AFFECTS[c.setting], { value: shown(c), n: Number(c.value) }))));
     confirmBox.hidden = false;
     document.getElementById('st-confirm-yes').focus();
   }
@@ -144,7 +151,7 @@ export function settingsSection({ api, put, fail }) {
         current = await put('api/settings', c);
       } catch (e) {
         if (fail(e)) return;
-        errorBox.textContent = T.refused(c.setting, e.message);
+        errorBox.textContent = t('st.refused', { what: settingLabel(c.setting), message: e.message });
         errorBox.hidden = false;
         await load();
         return;
@@ -152,28 +159,28 @@ export function settingsSection({ api, put, fail }) {
     }
     key.input.value = '';
     fill(current);
-    status.textContent = T.saved;
+    status.textContent = t('st.saved');
   }
 
   function fill(s) {
     current = s;
     port.input.value = s.port === null ? '' : String(s.port);
     port.input.disabled = s.port === null;
-    if (s.port === null) port.input.placeholder = T.noPort;
+    if (s.port === null) port.input.placeholder = t('st.no.port');
     dns.checked = s.dns_publishing;
-    record.textContent = s.dns_record ?? T.dnsNone;
-    dnsNote.textContent = s.notes.dns_publishing ?? '';
+    record.textContent = s.dns_record ?? t('st.dns.none');
+    dnsNote.textContent = note(s.notes.dns_publishing);
     priority.value = s.priority;
-    priorityNote.textContent = s.notes.priority ?? '';
+    priorityNote.textContent = note(s.notes.priority);
     ai.input.value = String(s.activation_interval);
     ri.input.value = String(s.renewal_interval);
     for (const f of [port, ai, ri]) f.check();
     keys.replaceChildren(...(s.host_keys.length ? s.host_keys.map((k) => h('li', { dataset: { partial: k.partial } },
       h('span', { class: 'mono' }, `…${k.partial}`), ` ${k.csvlk_name} `,
-      h('button', { type: 'button', class: 'secondary', 'aria-label': `${T.uninstall} …${k.partial}`,
-        onclick: () => ask([{ setting: 'uninstall_key', value: k.partial }]) }, T.uninstall)))
-      : [h('li', { class: 'status' }, T.keysNone)]));
-    changedLine.textContent = s.changed.length ? T.changedAtRuntime + s.changed.join(', ') : '';
+      h('button', { type: 'button', class: 'secondary', 'aria-label': t('st.uninstall.key', { partial: k.partial }),
+        onclick: () => ask([{ setting: 'uninstall_key', value: k.partial }]) }, t('st.uninstall'))))
+      : [h('li', { class: 'status' }, t('st.keys.none'))]));
+    changedLine.textContent = s.changed.length ? t('st.changed', { names: s.changed.map(settingLabel).join(', ') }) : '';
   }
 
   async function load() {
@@ -181,22 +188,22 @@ export function settingsSection({ api, put, fail }) {
       fill(await api('api/settings'));
     } catch (e) {
       if (fail(e)) return;
-      errorBox.textContent = T.refused(T.heading, e.message);
+      errorBox.textContent = t('st.refused', { what: t('st.heading'), message: e.message });
       errorBox.hidden = false;
     }
   }
 
   const form = h('form', { id: 'st-form', class: 'fields', onsubmit: (e) => { e.preventDefault(); ask(changes()); } },
     port.el,
-    h('div', { class: 'field' }, h('label', { class: 'hd-check' }, dns, ` ${T.dns}`),
-      h('small', {}, `${T.dnsRecord}: `, record), dnsNote),
-    h('div', { class: 'field' }, h('label', { for: 'st-priority' }, T.priority), priority, priorityNote),
+    h('div', { class: 'field' }, h('label', { class: 'hd-check' }, dns, ` ${t('st.dns')}`),
+      h('small', {}, `${t('st.dns.record')}: `, record), dnsNote),
+    h('div', { class: 'field' }, h('label', { for: 'st-priority' }, t('st.priority')), priority, priorityNote),
     ai.el, ri.el,
-    h('div', { class: 'field wide' }, h('p', { class: 'hd-sub' }, T.keys), keys),
+    h('div', { class: 'field wide' }, h('p', { class: 'hd-sub' }, t('st.keys')), keys),
     key.el,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'st-apply' }, T.apply)));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'st-apply' }, t('st.apply'))));
   const el = h('section', { class: 'hd-section', id: 'hd-settings', 'aria-labelledby': 'hd-h-settings' },
-    h('h2', { id: 'hd-h-settings' }, T.heading), h('p', { class: 'hd-note' }, T.intro),
+    h('h2', { id: 'hd-h-settings' }, t('st.heading')), h('p', { class: 'hd-note' }, t('st.intro')),
     changedLine, form, confirmBox, errorBox, status);
   return { el, load };
 }

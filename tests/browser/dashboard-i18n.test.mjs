@@ -100,3 +100,50 @@ test('switching language re-words the dashboard in place and keeps its data and 
   assert.deepEqual(m.problems, [], 'no external request, no page error');
   await m.context.close();
 });
+
+test('the Settings section in Polish: fields, notes, checks and confirmation in the page language, and back in English on a switch', async () => {
+  // A change at runtime first, so the section's "changed" line and a setting event show.
+  const r = await fetch(new URL('api/settings', host.base), {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ setting: 'activation_interval', value: '60' }),
+  });
+  assert.equal(r.status, 200, await r.text());
+  const m = await H.newPage(browser, host.base, { locale: LOCALES.pl });
+  const { page } = m;
+  await page.goto(`${host.base}#host`);
+  await page.waitForFunction(() => document.getElementById('st-ai')?.value === '60'
+    && document.querySelector('#hd-events tbody tr[data-kind="setting"]'), null, { timeout: 20_000 });
+  await page.uncheck('#hd-auto');
+  const c = CATALOGUES.pl;
+  assert.equal(await page.textContent('#hd-h-settings'), c['st.heading']);
+  assert.equal(await page.textContent('label[for=st-ai]'), c['st.activation']);
+  assert.equal(await page.textContent('#st-priority option[value=low]'), c['st.low']);
+  // What the host words in English (its fixed notes, the names of changed settings) shows in Polish.
+  assert.equal(await page.textContent('#st-dns-note'), c['st.note.dns.unconfigured']);
+  assert.equal(await page.textContent('#st-changed'), c['st.changed'].replace('{names}', c['st.activation']));
+  assert.equal(await page.textContent('#st-keys'), c['st.keys.none']);
+  assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(2)'), c['ev.setting'].replace('{id}', '1000'));
+  assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(4)'), c['st.activation']);
+  assert.equal(await page.textContent('#hd-events tbody tr[data-kind="setting"] td:nth-child(6)'), c['hd.minutes'].many.replace('{n}', '60'));
+  // The inline check and the confirmation: numbers by Intl, minutes by Polish plural rules.
+  await page.fill('#st-ai', '44000');
+  const nf = new Intl.NumberFormat('pl');
+  assert.equal(await page.textContent('#st-ai-error'), c['st.not.minutes'].replace('{min}', nf.format(15)).replace('{max}', nf.format(43200)));
+  await page.fill('#st-ai', '22');
+  await page.click('#st-apply');
+  await page.locator('#st-confirm').waitFor({ state: 'visible' });
+  assert.equal(await page.textContent('#st-confirm-list'), c['st.affects.ai'].few.replace('{n}', '22'));
+  await page.screenshot({ path: path.join(H.artifacts, 'i18n-settings-pl.png'), fullPage: true });
+  await assertNoForeign(page, 'pl', '#host settings');
+  await page.click('#st-confirm-no');
+  assert.equal((await H.apiGet(host.base, null, 'api/settings')).activation_interval, 60, 'cancelled: unchanged');
+
+  await page.click('[data-set-lang=en]');
+  await page.waitForFunction(() => document.getElementById('hd-h-settings')?.textContent === 'Settings'
+    && document.getElementById('st-ai')?.value === '60');
+  assert.equal(await page.textContent('#st-dns-note'), CATALOGUES.en['st.note.dns.unconfigured']);
+  assert.equal(await page.textContent('#st-changed'), 'Changed on the running host: Activation interval (minutes)');
+  await assertNoForeign(page, 'en', '#host settings after the switch');
+  assert.deepEqual(m.problems, [], 'no external request, no page error');
+  await m.context.close();
+});

@@ -69,7 +69,7 @@ test('the fields show the host settings; bad values are refused inline and nothi
 
   await page.fill('#st-ai', '14');
   assert.equal(await page.getAttribute('#st-ai', 'aria-invalid'), 'true');
-  assert.match(await page.textContent('#st-ai-error'), /15 to 43200/);
+  assert.match(await page.textContent('#st-ai-error'), /15 to 43,200/);
   await page.fill('#st-port', '70000');
   assert.match(await page.textContent('#st-port-error'), /1 to 65535/);
   const puts = [];
@@ -99,7 +99,7 @@ test('a change clients notice asks first: cancel keeps everything, confirm appli
   assert.equal(s.activation_interval, 60);
   assert.equal(s.priority, 'low');
   assert.deepEqual([...s.changed].sort(), ['activation_interval', 'priority']);
-  assert.match(await page.textContent('#st-changed'), /activation_interval/);
+  assert.match(await page.textContent('#st-changed'), /Activation interval/);
   // Each change is in the event history, shown as a setting change.
   await page.selectOption('#hd-ev-kind', 'setting');
   await page.waitForFunction(() => document.querySelectorAll('#hd-events tbody tr[data-kind="setting"]').length === 2);
@@ -135,7 +135,7 @@ test('the host refusing a change shows its line and keeps the rest', async () =>
   await page.check('#st-dns');
   await page.click('#st-apply');
   await page.locator('#st-error').waitFor({ state: 'visible' });
-  assert.match(await page.textContent('#st-error'), /^dns_publishing: cannot publish: the host was started without DNS publishing configured/);
+  assert.match(await page.textContent('#st-error'), /^Publish the SRV record in DNS: cannot publish: the host was started without DNS publishing configured/);
   assert.equal(await page.isChecked('#st-dns'), false, 'the form shows the host again');
 });
 
