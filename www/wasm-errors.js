@@ -52,8 +52,8 @@ const DECODER = [
   [/^data representation (0x[0-9a-f]{2}); expected 0x10/, (m) => t('derr.drep', { found: m[1] })],
   [/^malformed: (.+)$/s, (m) => (isPart(m[1]) ? t('derr.malformed.in', { what: part(m[1]) }) : t('derr.malformed', { message: inner(m[1]) }))],
   [/^NDR stub: (.+)$/s, (m) => t('derr.stub', { message: inner(m[1]) })],
-  [/^(?:stub|KMS request|KMS response) truncated: need (\d+) bytes, have (\d+)$/,
-    (m) => t('derr.short', { needed: m[1], have: m[2] })],
+  [/^(stub|KMS request|KMS response) truncated: need (\d+) bytes, have (\d+)$/,
+    (m) => t('derr.short', { what: part(m[1]), needed: m[2], have: m[3] })],
   [/^size (\d+) differs from array conformance (\d+)$/, (m) => t('derr.stub.size', { size: m[1], conformance: m[2] })],
   [/^response pointer and size disagree$/, () => t('derr.stub.pointer')],
   [/^non-zero NDR padding$/, () => t('derr.stub.padding')],
@@ -82,6 +82,7 @@ const PARTS = [
   [/^(\w+) header$/, (m) => t('derr.part.header', { type: m[1] })],
   [/^DCE\/RPC PDU header$/, () => t('derr.part.rpcheader')],
   [/^NDR stub$/, () => t('derr.part.stub')],
+  [/^stub$/, () => t('derr.part.stubshort')],
   [/^KMS request$/, () => t('derr.part.request')],
   [/^KMS response$/, () => t('derr.part.response')],
 ];

@@ -168,3 +168,16 @@ test('the Display text of every decoder error variant has a Polish message', asy
   });
   await context.close();
 });
+
+test('on the English page every decoder error reads exactly as the Rust Display text', async () => {
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  await page.goto(`${base}#decoder`);
+  await page.waitForFunction(() => document.body.dataset.ready === '1');
+  const shown = await page.evaluate(async (texts) => {
+    const { translateDecoderError } = await import('./wasm-errors.js');
+    return texts.map(translateDecoderError);
+  }, DISPLAY_TEXTS);
+  assert.deepEqual(shown, DISPLAY_TEXTS);
+  await context.close();
+});

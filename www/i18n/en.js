@@ -418,7 +418,7 @@ export default {
   'derr.malformed': 'malformed: {message}',
   'derr.malformed.in': 'malformed: {what}',
   'derr.stub': 'NDR stub: {message}',
-  'derr.short': 'truncated: need {needed} bytes, have {have}',
+  'derr.short': '{what} truncated: need {needed} bytes, have {have}',
   'derr.stub.size': 'size {size} differs from array conformance {conformance}',
   'derr.stub.pointer': 'response pointer and size disagree',
   'derr.stub.padding': 'non-zero NDR padding',
@@ -445,4 +445,5 @@ export default {
   'derr.part.stub': 'NDR stub',
   'derr.part.request': 'KMS request',
   'derr.part.response': 'KMS response',
+  'derr.part.stubshort': 'stub',
 };

@@ -422,7 +422,7 @@ export default {
   'derr.malformed': 'błędna struktura: {message}',
   'derr.malformed.in': 'błędna struktura {what}',
   'derr.stub': 'dane NDR (stub): {message}',
-  'derr.short': 'dane urwane: potrzeba {needed} B, jest {have}',
+  'derr.short': 'koniec danych wewnątrz {what}: potrzeba {needed} B, jest {have}',
   'derr.stub.size': 'rozmiar {size} różni się od liczności tablicy {conformance}',
   'derr.stub.pointer': 'wskaźnik odpowiedzi i rozmiar są sprzeczne',
   'derr.stub.padding': 'niezerowe wyrównanie NDR',
@@ -449,4 +449,5 @@ export default {
   'derr.part.stub': 'danych NDR (stub)',
   'derr.part.request': 'żądania KMS',
   'derr.part.response': 'odpowiedzi KMS',
+  'derr.part.stubshort': 'danych NDR (stub)',
 };
