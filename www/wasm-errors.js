@@ -104,6 +104,8 @@ export function translateDecoderError(msg) {
   m = /^hex input, line (\d+) column (\d+) \(character offset (\d+)\): (.*)$/s.exec(msg);
   if (m) return t('derr.hex.at', { line: m[1], column: m[2], offset: m[3], message: inner(m[4]) });
   if (/^hex input: no hex digits found;/.test(msg)) return t('derr.hex.empty');
+  m = /^no KMS conversation in the capture's (\d+) packets: expected TCP traffic to or from port (\d+) \(or starting with a DCE\/RPC bind to the KMS interface\)(.*)$/s.exec(msg);
+  if (m) return t('derr.capture.none', { n: m[1], port: m[2] }) + notesAfter(m[3]);
   m = /^capture file, byte (\d+): (.*)$/s.exec(msg);
   if (m) return t('derr.capture.at', { offset: m[1], message: inner(m[2]) });
   return msg;
@@ -115,4 +117,41 @@ function inner(msg) {
     if (m) return fn(m);
   }
   return msg;
+}
+
+// The capture reader's notes (src/capture/mod.rs, flows.rs): not errors,
+// but shown with them, and appended to the "no KMS conversation" error.
+const NOTES = [
+  [/^packets of link type (\d+) are not decoded \(first: packet (\d+)\)/, (m) => t('dnote.link', { link: m[1], packet: m[2] })],
+  [/^packet (\d+) \(byte (\d+)\) names interface (\d+) that was never described/,
+    (m) => t('dnote.interface', { packet: m[1], offset: m[2], id: m[3] })],
+  [/^packet (\d+) \(byte (\d+)\) comes before any interface description/, (m) => t('dnote.nointerface', { packet: m[1], offset: m[2] })],
+  [/^the file ends inside the packet record at byte (\d+) \(truncated capture\); the packets before it were read/,
+    (m) => t('dnote.recordcut', { offset: m[1] })],
+  [/^the file ends inside \(or has a malformed\) pcapng block at byte (\d+); the packets before it were read/,
+    (m) => t('dnote.blockcut', { offset: m[1] })],
+  [/^(.+?): (\d+) bytes missing at stream offset (\d+) before packet (\d+) \(not in the capture\); the stream is decoded up to there/,
+    (m) => t('dnote.hole', { flow: m[1], n: m[2], offset: m[3], packet: m[4] })],
+];
+
+/** A capture note in the page's language (an unknown one as it came). */
+export function translateDecoderNote(note) {
+  for (const [re, fn] of NOTES) {
+    const m = re.exec(note);
+    if (m && m[0].length === note.length) return fn(m);
+  }
+  return note;
+}
+
+/** The notes the reader appends to an error, each after "; ". */
+function notesAfter(rest) {
+  let out = '';
+  while (rest.startsWith('; ')) {
+    rest = rest.slice(2);
+    const hit = NOTES.map(([re, fn]) => [re.exec(rest), fn]).find(([m]) => m);
+    if (!hit) return `${out}; ${rest}`;
+    out += `; ${hit[1](hit[0])}`;
+    rest = rest.slice(hit[0][0].length);
+  }
+  return out + rest;
 }

@@ -79,6 +79,20 @@ const DISPLAY_TEXTS = [
   'capture file, byte 0: not a capture: found no bytes; expected the magic number of pcap (d4 c3 b2 a1 or a1 b2 c3 d4) or pcapng (0a 0d 0d 0a)',
   'capture file, byte 0: pcap file header truncated or invalid; expected 24 bytes',
   'capture file, byte 0: pcapng section header block invalid or truncated',
+  "no KMS conversation in the capture's 3 packets: expected TCP traffic to or from port 1688 (or starting with a DCE/RPC bind to the KMS interface)",
+  "no KMS conversation in the capture's 3 packets: expected TCP traffic to or from port 1688 (or starting with a DCE/RPC bind to the KMS interface)"
+    + '; packets of link type 147 are not decoded (first: packet 1)'
+    + '; the file ends inside the packet record at byte 200 (truncated capture); the packets before it were read',
+];
+
+// The capture reader's notes (src/capture/mod.rs, flows.rs), shown beside the errors.
+const NOTE_TEXTS = [
+  'packets of link type 147 are not decoded (first: packet 1)',
+  'packet 4 (byte 300) names interface 2 that was never described',
+  'packet 1 (byte 28) comes before any interface description',
+  'the file ends inside the packet record at byte 200 (truncated capture); the packets before it were read',
+  'the file ends inside (or has a malformed) pcapng block at byte 200; the packets before it were read',
+  '10.0.0.2:49700 → 10.0.0.1:1688: 52 bytes missing at stream offset 116 before packet 5 (not in the capture); the stream is decoded up to there',
 ];
 
 // PDU type names (request, bind_ack …) and header field names (frag_length …)
@@ -142,16 +156,20 @@ test('every malformed input gets its error in Polish, with its byte offset', asy
 
 test('a damaged capture file gets its error in Polish', async () => {
   const { context, page } = await polishDecoder();
+  // A whole pcap file header (Ethernet), then a packet record cut short.
+  const pcapHeader = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
   const cases = [
     ['pcap', Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), 'pcap file header truncated'],
     ['pcapng', Buffer.from([0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3]), 'pcapng section header block'],
+    ['empty.pcap', Buffer.from(pcapHeader), 'no KMS conversation'],
+    ['cut.pcap', Buffer.from([...pcapHeader, 1, 2, 3, 4, 5, 6, 7, 8]), 'truncated capture'],
   ];
   for (const [name, buffer, rustWords] of cases) {
     await page.setInputFiles('#file', { name: `bad.${name}`, mimeType: 'application/octet-stream', buffer });
     await page.waitForFunction(() => document.querySelector('#decode-error:not([hidden])'));
     const shown = await page.textContent('#decode-error');
     assertPolish(name, shown, rustWords);
-    assert.match(shown, /^plik przechwytywania, bajt 0: /, shown);
+    if (!name.endsWith('.pcap')) assert.match(shown, /^plik przechwytywania, bajt 0: /, shown);
   }
   await context.close();
 });
@@ -162,6 +180,14 @@ test('the Display text of every decoder error variant has a Polish message', asy
     const { translateDecoderError } = await import('./wasm-errors.js');
     return texts.map(translateDecoderError);
   }, DISPLAY_TEXTS);
+  const notes = await page.evaluate(async (texts) => {
+    const { translateDecoderNote } = await import('./wasm-errors.js');
+    return texts.map(translateDecoderNote);
+  }, NOTE_TEXTS);
+  NOTE_TEXTS.forEach((rust, i) => {
+    assert.notEqual(notes[i], rust, `no pattern for the note: ${rust}`);
+    assertPolish(rust, notes[i], rust.slice(-24));
+  });
   DISPLAY_TEXTS.forEach((rust, i) => {
     assert.notEqual(shown[i], rust, `no pattern for: ${rust}`);
     assertPolish(rust, shown[i], rust.replace(/^.*?: /, '').slice(0, 24));
@@ -179,5 +205,10 @@ test('on the English page every decoder error reads exactly as the Rust Display 
     return texts.map(translateDecoderError);
   }, DISPLAY_TEXTS);
   assert.deepEqual(shown, DISPLAY_TEXTS);
+  const notes = await page.evaluate(async (texts) => {
+    const { translateDecoderNote } = await import('./wasm-errors.js');
+    return texts.map(translateDecoderNote);
+  }, NOTE_TEXTS);
+  assert.deepEqual(notes, NOTE_TEXTS);
   await context.close();
 });

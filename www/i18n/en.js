@@ -446,4 +446,11 @@ export default {
   'derr.part.request': 'KMS request',
   'derr.part.response': 'KMS response',
   'derr.part.stubshort': 'stub',
+  'derr.capture.none': "no KMS conversation in the capture's {n} packets: expected TCP traffic to or from port {port} (or starting with a DCE/RPC bind to the KMS interface)",
+  'dnote.link': 'packets of link type {link} are not decoded (first: packet {packet})',
+  'dnote.interface': 'packet {packet} (byte {offset}) names interface {id} that was never described',
+  'dnote.nointerface': 'packet {packet} (byte {offset}) comes before any interface description',
+  'dnote.recordcut': 'the file ends inside the packet record at byte {offset} (truncated capture); the packets before it were read',
+  'dnote.blockcut': 'the file ends inside (or has a malformed) pcapng block at byte {offset}; the packets before it were read',
+  'dnote.hole': '{flow}: {n} bytes missing at stream offset {offset} before packet {packet} (not in the capture); the stream is decoded up to there',
 };

@@ -450,4 +450,11 @@ export default {
   'derr.part.request': 'żądania KMS',
   'derr.part.response': 'odpowiedzi KMS',
   'derr.part.stubshort': 'danych NDR (stub)',
+  'derr.capture.none': 'brak rozmowy KMS w przechwyconych pakietach (pakietów: {n}): oczekiwano ruchu TCP do lub z portu {port} (albo zaczynającego się od bind DCE/RPC do interfejsu KMS)',
+  'dnote.link': 'pakiety typu łącza {link} nie są dekodowane (pierwszy: pakiet {packet})',
+  'dnote.interface': 'pakiet {packet} (bajt {offset}) wskazuje interfejs {id}, który nigdy nie został opisany',
+  'dnote.nointerface': 'pakiet {packet} (bajt {offset}) występuje przed opisem jakiegokolwiek interfejsu',
+  'dnote.recordcut': 'plik kończy się wewnątrz rekordu pakietu od bajtu {offset} (urwane przechwycenie); pakiety przed nim zostały odczytane',
+  'dnote.blockcut': 'plik kończy się wewnątrz (lub ma błędny) blok pcapng od bajtu {offset}; pakiety przed nim zostały odczytane',
+  'dnote.hole': '{flow}: brak {n} B od pozycji {offset} strumienia przed pakietem {packet} (nie ma ich w przechwyceniu); strumień zdekodowano do tego miejsca',
 };
