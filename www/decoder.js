@@ -9,7 +9,7 @@
 // dropped. The page itself loads only the lookup module.
 import { h, $ } from './dom.js';
 import { t, onLanguage } from './i18n.js';
-import { translateDecoderError } from './wasm-errors.js';
+import { translateDecoderError, translateDecoderNote } from './wasm-errors.js';
 
 let decoder = null;
 
@@ -250,11 +250,11 @@ export function render(report, file = null) {
   const counts = [t('d.summary.bytes', { n: report.bytes }), t('d.summary.convs', { n: convs.length }), t('d.summary.pdus', { n: nItems })];
   if (nErr) counts.push(t('d.summary.problems', { n: nErr }));
   $('decode-summary').textContent = `${file ? `${file} — ` : ''}${report.source}: ${counts.join(', ')}`;
-  for (const n of report.notes) out.append(h('p', { class: 'note' }, n));
+  for (const n of report.notes) out.append(h('p', { class: 'note' }, translateDecoderNote(n)));
   convs.forEach((c, i) => {
     const sec = h('section', { class: 'conversation', 'aria-label': t('d.conversation', { n: i + 1 }) });
     if (c.client) sec.append(h('h2', { class: 'conv-head' }, t('d.conversation.head', { n: i + 1, client: c.client, server: c.server })));
-    for (const n of c.notes) sec.append(h('p', { class: 'note' }, n));
+    for (const n of c.notes) sec.append(h('p', { class: 'note' }, translateDecoderNote(n)));
     for (const it of c.items) sec.append(item(it));
     out.append(sec);
   });

@@ -222,7 +222,7 @@ test('wasm errors (lookup, DNS, decoder) are shown in the page\'s language', asy
   await page.locator('#conversation article.pdu.err').waitFor();
   const first = vector.pdus[0].hex.length / 2;
   assert.equal(await page.textContent('#conversation article.pdu.err [data-field=error]'),
-    `bajt ${first + 20}: dane kończą się wewnątrz bind_ack PDU, który zaczyna się od bajtu ${first}: oczekiwano ${vector.pdus[1].frag_len} B, jest 20`);
+    `bajt ${first + 20}: dane kończą się wewnątrz PDU bind_ack (od bajtu ${first}): oczekiwano ${vector.pdus[1].frag_len} B, jest 20`);
   await context.close();
 });
 
