@@ -92,8 +92,10 @@ test('edge Worker: a wrong token shows the error and no data; the right one show
     assert.equal(await page.textContent('#hd-data [data-field=hwid]'), s.identity.hwid);
     assert.equal(await page.isVisible('#hd-data [data-field=dns_state]'), false, 'no DNS card at the edge');
     assert.ok(s.counters.failed >= 1);
-    await page.waitForFunction((n) => document.querySelector('#hd-dlv [data-counter=failed]')?.textContent === String(n), s.counters.failed);
-    assert.equal(await page.textContent('#hd-dlv [data-counter=total]'), String(s.counters.total));
+    // Counters are numbers in the page's language (English here: 2,550).
+    const num = (n) => new Intl.NumberFormat('en-US').format(n);
+    await page.waitForFunction((n) => document.querySelector('#hd-dlv [data-counter=failed]')?.textContent === n, num(s.counters.failed));
+    assert.equal(await page.textContent('#hd-dlv [data-counter=total]'), num(s.counters.total));
     const win = s.counts.find((c) => c.kms_id === WIN);
     assert.ok(win && win.genuine >= 2, 'the Windows clients are counted');
     const li = page.locator(`#hd-counts li[data-kms-id="${WIN}"]`);
