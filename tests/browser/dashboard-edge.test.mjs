@@ -148,3 +148,46 @@ test('edge Worker: a wrong token shows the error and no data; the right one show
     await m.context.close();
   }
 });
+
+// The Settings section against the Worker: the same view as on the native
+// host (tests/browser/settings.test.mjs), its fields from the Durable
+// Object's settings; a change clients notice asks first, then is stored by
+// the Worker; put back the same way, since later suites compare answers.
+test('edge Worker: the Settings section shows its settings and changes the renewal interval after confirmation', { skip, timeout: 180_000 }, async () => {
+  const m = await H.newPage(browser, edge.base);
+  const { page } = m;
+  const settings = () => H.apiGet(edge.base, edge.token, 'api/settings');
+  const apply = async (value) => {
+    await page.fill('#st-ri', String(value));
+    await page.click('#st-apply');
+    await page.locator('#st-confirm').waitFor({ state: 'visible' });
+    await page.click('#st-confirm-yes');
+    await page.waitForFunction(() => document.getElementById('st-status').textContent === 'Settings applied.', null, { timeout: 30_000 });
+  };
+  try {
+    await page.goto(`${edge.base}#host`);
+    await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30_000 });
+    await page.locator('#hd-login:visible, #hd-settings:visible').first().waitFor();
+    if (await page.isVisible('#hd-login')) {
+      await page.getByLabel('Admin token').fill(edge.token);
+      await page.getByRole('button', { name: 'Show the host' }).click();
+    }
+    await page.locator('#hd-settings').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('st-ri').value !== '', null, { timeout: 30_000 });
+    const before = await settings();
+    assert.equal(await page.inputValue('#st-ai'), String(before.activation_interval));
+    assert.equal(await page.inputValue('#st-ri'), String(before.renewal_interval));
+
+    await page.fill('#st-ri', '43201');
+    assert.equal(await page.getAttribute('#st-ri', 'aria-invalid'), 'true', 'refused inline');
+    const changed = before.renewal_interval === 20000 ? 20001 : 20000;
+    await apply(changed);
+    assert.equal((await settings()).renewal_interval, changed, 'stored by the Worker');
+    await apply(before.renewal_interval);
+    assert.equal((await settings()).renewal_interval, before.renewal_interval, 'put back');
+    await page.screenshot({ path: path.join(H.artifacts, 'dashboard-edge-settings.png'), fullPage: false });
+    assert.deepEqual(m.problems, []);
+  } finally {
+    await m.context.close();
+  }
+});
