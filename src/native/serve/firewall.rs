@@ -6,6 +6,11 @@
 //! Domain and Private) opening the KMS port to the organisation's
 //! networks: the `--allow` list ([limits] allow) if there is one, else the
 //! host's own non-loopback subnets, else the private address ranges.
+//! The same lines follow a warning when the host listens on the network
+//! but its own firewall looks to filter the port: an nftables input chain
+//! whose policy is drop with no rule naming the port, or an active ufw
+//! with no rule for it (read from `nft list ruleset` and `ufw status`, as
+//! root; without them nothing is said, since nothing is known).
 //!
 //! Source: Microsoft, "Deploying KMS Activation" (learn.microsoft.com,
 //! previous-versions/tn-archive/ff793409): "KMS requires a firewall
@@ -24,18 +29,80 @@ pub struct Rules {
     pub powershell: String,
 }
 
-/// Logs the guidance if every KMS listener is on loopback.
+/// Logs the guidance if every KMS listener is on loopback, or the host's
+/// firewall looks to filter the KMS port.
 pub fn advise(bound: &[SocketAddr], allow: &[IpNet]) {
-    if !loopback_only(bound) {
-        return;
+    let Some(port) = bound.first().map(|a| a.port()) else { return };
+    if loopback_only(bound) {
+        tracing::warn!(
+            port,
+            "KMS listens on loopback only, so no client on the network can activate: listen on [::]:{port} (--listen) and open the port to your networks"
+        );
+    } else {
+        let nft = command_output("nft", &["list", "ruleset"]);
+        let ufw = command_output("ufw", &["status"]);
+        let Some(by) = filtered_by(nft.as_deref(), ufw.as_deref(), port) else { return };
+        tracing::warn!(
+            port,
+            firewall = by,
+            "the host's firewall looks to filter the KMS port ({by}: incoming traffic is dropped and no rule names TCP {port}): open it to your networks"
+        );
     }
-    let port = bound[0].port();
-    let nets = networks(allow, &local_subnets());
-    tracing::warn!(
-        port,
-        "KMS listens on loopback only, so no client on the network can activate: listen on [::]:{port} (--listen) and open the port to your networks"
-    );
-    let r = rules(port, &nets);
+    log_rules(port, &networks(allow, &local_subnets()));
+}
+
+/// What `program args` prints, if it runs and succeeds (bounded: these
+/// answer at once or not at all).
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Which firewall looks to filter TCP `port`, from `nft list ruleset` and
+/// `ufw status` output: an input hook chain with policy drop and no rule
+/// naming the port, or ufw active with no rule for it.
+pub fn filtered_by(nft: Option<&str>, ufw: Option<&str>, port: u16) -> Option<&'static str> {
+    let names_port = |line: &str| {
+        line.split(|c: char| !c.is_ascii_digit()).any(|w| w == port.to_string())
+    };
+    if let Some(text) = ufw {
+        let active = text.lines().any(|l| l.trim() == "Status: active");
+        let rule = text.lines().skip_while(|l| !l.trim_start().starts_with("--")).skip(1).any(|l| {
+            let to = l.split_whitespace().next().unwrap_or("");
+            to.split('/').next().is_some_and(|p| p == port.to_string() || p.split(',').any(|q| q == port.to_string()))
+        });
+        if active && !rule {
+            return Some("ufw");
+        }
+    }
+    if let Some(text) = nft {
+        let mut in_input = false;
+        let mut dropping = false;
+        let mut named = false;
+        for line in text.lines() {
+            let l = line.trim();
+            if l.starts_with("chain ") {
+                in_input = false;
+            }
+            if l.contains("hook input") {
+                in_input = true;
+                if l.contains("policy drop") {
+                    dropping = true;
+                }
+            }
+            if in_input && l.contains("dport") && names_port(l) {
+                named = true;
+            }
+        }
+        if dropping && !named {
+            return Some("nftables");
+        }
+    }
+    None
+}
+
+fn log_rules(port: u16, nets: &[IpNet]) {
+    let r = rules(port, nets);
     tracing::info!(firewall = "nftables", rule = %r.nftables, "firewall rule");
     tracing::info!(firewall = "ufw", rule = %r.ufw, "firewall rule");
     tracing::info!(firewall = "windows", rule = %r.powershell, "firewall rule");
@@ -178,6 +245,26 @@ mod tests {
         assert!(!loopback_only(&[a("127.0.0.1:1688"), a("[::]:1688")]));
         assert!(!loopback_only(&[a("192.168.1.5:1688")]));
         assert!(!loopback_only(&[]));
+    }
+
+    #[test]
+    fn a_dropping_input_chain_or_an_active_ufw_without_the_port_looks_filtered() {
+        let nft_drop = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tct state established,related accept\n\t\ttcp dport 22 accept\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n";
+        assert_eq!(filtered_by(Some(nft_drop), None, 1688), Some("nftables"));
+        assert_eq!(filtered_by(Some(nft_drop), None, 22), None, "a rule names the port");
+        let nft_open = nft_drop.replace("tcp dport 22 accept", "ip saddr { 10.0.0.0/8 } tcp dport 1688 accept");
+        assert_eq!(filtered_by(Some(&nft_open), None, 1688), None);
+        // A rule for the port in another chain does not open the input.
+        let elsewhere = nft_drop.replace("policy drop;\n\t}\n}", "policy drop;\n\t\ttcp dport 1688 accept\n\t}\n}");
+        assert_eq!(filtered_by(Some(&elsewhere), None, 1688), Some("nftables"));
+        assert_eq!(filtered_by(Some(&nft_drop.replace("input priority filter; policy drop", "input priority filter; policy accept")), None, 1688), None);
+
+        let ufw = "Status: active\n\nTo                         Action      From\n--                         ------      ----\n22/tcp                     ALLOW       Anywhere\n";
+        assert_eq!(filtered_by(None, Some(ufw), 1688), Some("ufw"));
+        let ufw_open = std::format!("{ufw}1688/tcp                   ALLOW       10.0.0.0/8\n");
+        assert_eq!(filtered_by(None, Some(&ufw_open), 1688), None);
+        assert_eq!(filtered_by(None, Some("Status: inactive\n"), 1688), None);
+        assert_eq!(filtered_by(None, None, 1688), None, "nothing known: nothing said");
     }
 
     #[test]
