@@ -28,7 +28,8 @@ use super::journal::Journal;
 pub use super::record::{Extra, Record, write_batch, write_group};
 use crate::model::events::{self, DnsEvent, Retention};
 use rusqlite::Connection;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -87,7 +88,10 @@ struct Shared {
     /// Sequence number of the last record in SQLite.
     applied: watch::Sender<u64>,
     alive: AtomicBool,
-    errors: Mutex<ErrorLog>,
+    errors: Mutex<[Episode; 3]>,
+    /// Bit per [`Fault`] now failing: the success path checks it without
+    /// a lock.
+    failing: AtomicU8,
     observer: Box<dyn CommitObserver>,
 }
 
@@ -96,8 +100,33 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn report(&self, what: &'static str, e: &dyn std::fmt::Display, requests: usize) {
-        self.errors.lock().unwrap_or_else(|p| p.into_inner()).report(what, e, requests);
+    /// A failure of `fault` on `path`: logged once when the fault starts,
+    /// with the path; `unanswered` requests are added to the tally that is
+    /// logged when it works again ([`Shared::works`]).
+    fn report(&self, fault: Fault, path: &Path, e: &dyn std::fmt::Display, unanswered: usize) {
+        let mut all = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        let ep = &mut all[fault as usize];
+        ep.unanswered += unanswered;
+        if ep.since.is_none() {
+            ep.since = Some(Instant::now());
+            self.failing.fetch_or(1 << fault as u8, Ordering::AcqRel);
+            tracing::error!(path = %path.display(), error = %e, "{}", fault.failing());
+        }
+    }
+
+    /// `fault`'s operation worked: ends its episode, if one was running,
+    /// with one line.
+    fn works(&self, fault: Fault, path: impl FnOnce() -> PathBuf) {
+        if self.failing.load(Ordering::Acquire) & (1 << fault as u8) == 0 {
+            return;
+        }
+        let mut all = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        let ep = std::mem::take(&mut all[fault as usize]);
+        self.failing.fetch_and(!(1 << fault as u8), Ordering::AcqRel);
+        if let Some(since) = ep.since {
+            let secs = since.elapsed().as_secs();
+            tracing::info!(path = %path().display(), failed_for_secs = secs, not_answered = ep.unanswered, "{}", fault.works());
+        }
     }
 }
 
@@ -158,7 +187,8 @@ impl Writer {
             sync_leader: tokio::sync::Mutex::new(()),
             applied: watch::channel(applied).0,
             alive: AtomicBool::new(true),
-            errors: Mutex::new(ErrorLog::default()),
+            errors: Mutex::new(Default::default()),
+            failing: AtomicU8::new(0),
             observer: Box::new(observer),
         });
         let thread = {
@@ -203,6 +233,7 @@ impl Writer {
         let journal = st.journal.as_mut().ok_or(CommitError::Closed)?;
         match journal.append(core::iter::once(&record)) {
             Ok(seq) => {
+                s.works(Fault::Journal, || journal.path());
                 st.pending.push(record);
                 st.pending_top = seq;
                 s.journaled.store(seq, Ordering::Release);
@@ -213,9 +244,10 @@ impl Writer {
                 Ok(seq)
             }
             Err(e) => {
+                let path = journal.path();
                 drop(st);
                 s.observer.committed(1, started.elapsed(), false);
-                Err(self.failed("registry journal write failed; the request was not answered", &e))
+                Err(self.failed(&path, &e))
             }
         }
     }
@@ -257,10 +289,10 @@ impl Writer {
         if before >= seq {
             return Ok(());
         }
-        let (file, target) = {
+        let (file, path, target) = {
             let st = self.0.lock();
-            let file = st.journal.as_ref().ok_or(CommitError::Closed)?.file_for_sync();
-            (file, s.journaled.load(Ordering::Acquire))
+            let journal = st.journal.as_ref().ok_or(CommitError::Closed)?;
+            (journal.file_for_sync(), journal.path(), s.journaled.load(Ordering::Acquire))
         };
         let started = Instant::now();
         let result = match file {
@@ -273,14 +305,15 @@ impl Writer {
         match result {
             Ok(()) => {
                 s.synced.store(target, Ordering::Release);
+                s.works(Fault::Journal, || path);
                 Ok(())
             }
-            Err(e) => Err(self.failed("registry journal sync failed; requests were not answered", &e)),
+            Err(e) => Err(self.failed(&path, &e)),
         }
     }
 
-    fn failed(&self, what: &'static str, e: &std::io::Error) -> CommitError {
-        self.0.report(what, e, 1);
+    fn failed(&self, path: &Path, e: &std::io::Error) -> CommitError {
+        self.0.report(Fault::Journal, path, e, 1);
         CommitError::Failed(e.to_string().into())
     }
 
@@ -314,6 +347,7 @@ impl WriterThread {
 }
 
 fn apply_loop(mut conn: Connection, shared: &Shared, mut retention: Retention) -> anyhow::Result<()> {
+    let db = PathBuf::from(conn.path().unwrap_or("registry"));
     let mut applied = *shared.applied.borrow();
     // Taken from `pending` but not yet in SQLite (kept across a failure).
     let mut batch: Vec<Record> = Vec::new();
@@ -360,17 +394,18 @@ fn apply_loop(mut conn: Connection, shared: &Shared, mut retention: Retention) -
                     applied = top;
                     shared.applied.send_replace(applied);
                     failing = false;
-                    if let Some(j) = shared.lock().journal.as_mut()
-                        && let Err(e) = j.release(applied)
-                    {
-                        shared.report("cannot delete an applied journal segment", &e, 0);
+                    shared.works(Fault::Registry, || db.clone());
+                    if let Some(j) = shared.lock().journal.as_mut() {
+                        match j.release(applied) {
+                            Ok(()) => shared.works(Fault::Cleanup, || j.path()),
+                            Err(e) => shared.report(Fault::Cleanup, &j.path(), &e, 0),
+                        }
                     }
                 }
                 // Nothing is lost: the records are in the journal, and held
                 // here for the next try (or replayed at the next start).
                 Err(e) => {
-                    let what = "registry commit failed; retrying (the requests are safe in the journal)";
-                    shared.report(what, &e, batch.len());
+                    shared.report(Fault::Registry, &db, &e, 0);
                     failing = true;
                 }
             }
@@ -392,25 +427,42 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Logs registry failures without flooding: the first at once, then a
-/// summary at most every 10 seconds.
-#[derive(Default)]
-struct ErrorLog {
-    last: Option<Instant>,
-    suppressed: usize,
+/// What can fail, each logged on its own: one line when it starts failing
+/// (with the file), one when it works again — never a line per request,
+/// which during a full disk would fill what little space is left.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Appending to or syncing the journal: requests are not answered.
+    Journal = 0,
+    /// Applying the journal to SQLite: answers go on, SQLite catches up.
+    Registry = 1,
+    /// Deleting applied journal segments.
+    Cleanup = 2,
 }
 
-impl ErrorLog {
-    fn report(&mut self, what: &'static str, e: &dyn std::fmt::Display, requests: usize) {
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now - t < Duration::from_secs(10)) {
-            self.suppressed += requests;
-            return;
+impl Fault {
+    fn failing(self) -> &'static str {
+        match self {
+            Fault::Journal => "registry journal write failed; activations are not answered (clients retry) until it works again",
+            Fault::Registry => "registry commit failed; retrying every second (the answered requests are safe in the journal)",
+            Fault::Cleanup => "cannot delete an applied journal segment; retrying",
         }
-        tracing::error!(error = %e, requests, suppressed = self.suppressed, "{what}");
-        self.last = Some(now);
-        self.suppressed = 0;
     }
+
+    fn works(self) -> &'static str {
+        match self {
+            Fault::Journal => "registry journal writes work again; answering",
+            Fault::Registry => "registry commits work again",
+            Fault::Cleanup => "applied journal segments are deleted again",
+        }
+    }
+}
+
+/// A fault from its first failure until the operation works again.
+#[derive(Debug, Default)]
+struct Episode {
+    since: Option<Instant>,
+    unanswered: usize,
 }
 
 #[cfg(test)]
