@@ -16,7 +16,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { serve } from './server.mjs';
 import en from '../../www/i18n/en.js';
 import pl from '../../www/i18n/pl.js';
@@ -55,12 +55,7 @@ before(async () => {
     return { ...s, sku: e.sku, kind: e.kind, note: e.note };
   });
   ({ server, url: base } = await serve(path.join(root, 'www')));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
+  browser = await launch();
 });
 
 after(async () => {

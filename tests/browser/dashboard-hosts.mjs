@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 export const root = path.resolve(here, '../..');
@@ -234,14 +234,7 @@ export async function startEdge({ workDir, token }) {
 
 // ---------------------------------------------------------------- browser
 
-export function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
-}
+export { launch };
 
 /** A page that fails the test on any request beyond `base` and on page errors. */
 export async function newPage(browser, base, options = {}) {

@@ -14,7 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { serve } from './server.mjs';
 import { foreignPhrases } from './i18n-check.mjs';
 
@@ -107,12 +107,7 @@ let browser;
 before(async () => {
   assert.ok(fs.existsSync(path.join(root, 'www/pkg/decoder/kmsedge_decoder_bg.wasm')), 'www/pkg is built (scripts/test-web.sh builds it)');
   ({ server, url: base } = await serve(path.join(root, 'www')));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
+  browser = await launch();
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { serve } from './server.mjs';
 import { pcapOf } from './capture.mjs';
 
@@ -43,12 +43,7 @@ before(async () => {
   }
   ({ server, url: base } = await serve(path.join(root, 'www')));
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmsedge-chromium-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
+  browser = await launch();
   context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base.replace(/\/$/, '') });
   page = await context.newPage();
