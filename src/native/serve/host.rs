@@ -109,12 +109,13 @@ mod tests {
         Activation { request, version: Version::V6, syntax: Syntax::Ndr32, call_id: 2 }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn counts_itself_refuses_skew_and_forgets_after_30_days() {
+    /// A host on a fresh registry (`r.sqlite3` and its journal in the
+    /// returned directory) at Unix time `t`: genuine counting, every
+    /// product, a 4-hour skew limit. Stop its writer and join the thread.
+    fn test_host(t: i64) -> (tempfile::TempDir, Host, crate::native::serve::store::writer::WriterThread) {
         let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("r.sqlite3");
-        let conn = open_writer(&db, SyncMode::Normal).unwrap();
-        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(T), true, &Default::default(), &mut rand::rng()).unwrap();
+        let conn = open_writer(&tmp.path().join("r.sqlite3"), SyncMode::Normal).unwrap();
+        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(t), true, &Default::default(), &mut rand::rng()).unwrap();
         let metrics = Metrics::new();
         let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
         let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();
@@ -125,7 +126,13 @@ mod tests {
             activation_interval: 120,
             renewal_interval: 10_080,
         };
-        let host = Host { model: HostModel::new(policy, identity, Counts::default(), T), writer: writer.clone(), metrics };
+        (tmp, Host { model: HostModel::new(policy, identity, Counts::default(), t), writer, metrics }, thread)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counts_itself_refuses_skew_and_forgets_after_30_days() {
+        let (tmp, host, thread) = test_host(T);
+        let (db, writer) = (tmp.path().join("r.sqlite3"), host.writer.clone());
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
         let at = |t: i64| (t, FileTime::from_unix(t));
         let answer = |a: Answer| match a.decision {
@@ -168,23 +175,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn clock_steps_keep_counts_expiry_and_events_consistent() {
         const HOUR: i64 = 3600;
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("r.sqlite3");
         // Near the real time: the registry thread prunes events by it.
         let t = now().0;
-        let conn = open_writer(&db, SyncMode::Normal).unwrap();
-        let identity = Identity::load_or_create(&conn, crate::time::Date::from_unix(t), true, &Default::default(), &mut rand::rng()).unwrap();
-        let metrics = Metrics::new();
-        let journal = crate::native::serve::store::journal::Journal::open(tmp.path(), 1, SyncMode::Normal).unwrap();
-        let (writer, thread) = Writer::spawn(conn, journal, 0, CommitMetrics(metrics.clone())).unwrap();
-        let policy = PolicySettings {
-            count: CountPolicy::Genuine,
-            scope: ScopeSetting::All,
-            max_time_skew: Some(4 * 3600),
-            activation_interval: 120,
-            renewal_interval: 10_080,
-        };
-        let host = std::sync::Arc::new(Host { model: HostModel::new(policy, identity, Counts::default(), t), writer: writer.clone(), metrics });
+        let (tmp, host, thread) = test_host(t);
+        let (db, writer) = (tmp.path().join("r.sqlite3"), host.writer.clone());
+        let host = std::sync::Arc::new(host);
         let app = activation(0, t).request.application;
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
 
