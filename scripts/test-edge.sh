@@ -152,7 +152,9 @@ export KMSEDGE_EDGE_BRANCH_MAX_CONNECTIONS=$branch_max_connections KMSEDGE_EDGE_
 run_tests edge_limits --test edge_limits
 grep -q "is over its $branch_rate activations a minute" "$work/wrangler.3.log" \
   || die "no log line when a branch went over its activation rate (log: $work/wrangler.3.log)"
-grep -q "holds its $branch_max_connections tunnel connections" "$work/wrangler.3.log" \
+grep -q "holds its $branch_max_connections tunnel connections: shedding" "$work/wrangler.3.log" \
+  || die "no log line when a branch at its cap shed a connection (log: $work/wrangler.3.log)"
+grep -q "holds its $branch_max_connections tunnel connections and $((branch_max_connections / 16 + 2)) shed ones still closing: refusing more" "$work/wrangler.3.log" \
   || die "no log line when a branch held its most connections (log: $work/wrangler.3.log)"
 stop_wrangler
 

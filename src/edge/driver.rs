@@ -8,6 +8,7 @@ use super::rng::{self, SystemRng};
 use crate::driver::{Ending, Recv, SendError, Transport};
 use crate::host::Millis;
 use crate::kms::ResponseRandom;
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::pin;
@@ -76,11 +77,27 @@ pub struct Edge<'s, S> {
     /// buffer.
     pending: Vec<u8>,
     at: usize,
+    /// Set when the registry shed this connection for a newcomer of its
+    /// branch ([`super::registry_client::RegistryClient::shed`]).
+    shed: Option<&'s Cell<bool>>,
+    /// The shutdown was handed to the driver (once: after that the core's
+    /// drain deadline runs its course).
+    shut: bool,
 }
 
 impl<'s, S: ByteStream> Edge<'s, S> {
     pub fn new(stream: &'s mut S) -> Self {
-        Edge { stream, opened: now_ms(), pending: Vec::new(), at: 0 }
+        Edge { stream, opened: now_ms(), pending: Vec::new(), at: 0, shed: None, shut: false }
+    }
+
+    /// Ends the connection, without waiting for the client, once `shed` is
+    /// set: the registry cannot close a WebSocket this isolate holds, so it
+    /// says so in the answer to the connection's next activation. That
+    /// answer is sent before the driver reads again, so it is never cut
+    /// short; the core then closes with [`crate::host::CloseReason::Shutdown`].
+    pub fn closing_when(mut self, shed: &'s Cell<bool>) -> Self {
+        self.shed = Some(shed);
+        self
     }
 
     fn wait(&self, deadline: Option<Millis>) -> Option<Duration> {
@@ -97,6 +114,10 @@ impl<S: ByteStream> Transport for Edge<'_, S> {
 
     async fn recv(&mut self, buf: &mut [u8], deadline: Option<Millis>) -> Recv<StreamError> {
         if self.at == self.pending.len() {
+            if !self.shut && self.shed.is_some_and(Cell::get) {
+                self.shut = true;
+                return Recv::Shutdown { grace: 0 };
+            }
             let next = match self.wait(deadline) {
                 None => self.stream.recv().await,
                 Some(d) => match timeout(d, self.stream.recv()).await {

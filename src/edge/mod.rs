@@ -38,6 +38,9 @@ pub const BRANCH_TOKENS: &str = "BRANCH_TOKENS";
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// Binding of the static assets (`[assets]` in `wrangler.toml`).
 pub const ASSETS: &str = "ASSETS";
+/// Added to the idle timeout for a shed tunnel connection's lease: the
+/// time its isolate may take to notice the timeout and close it.
+pub const SHED_SLACK_MS: u64 = 5_000;
 
 fn config(env: &Env) -> core::result::Result<EdgeConfig, config::ConfigError> {
     EdgeConfig::from_env(|k| env.var(k).ok().map(|v| v.to_string()), |k| secret(env, k))
@@ -174,11 +177,19 @@ async fn open_tunnel(req: Request, env: &Env) -> Result<Response> {
     // registry across every isolate. The lease outlasts the connection's
     // lifetime limit, so a close that never arrives frees it all the same.
     let lease_ms = config.limits.max_lifetime.as_millis() as u64 + 60_000;
-    let lease = match registry.open_tunnel(lease_ms).await {
+    // At its cap the branch sheds a connection for this one; the registry
+    // cannot close it, but the core closes a connection silent for the idle
+    // timeout, and one that activates is closed after its answer, so a shed
+    // connection stops counting against the shed bound after this.
+    let shed_ms = config.limits.idle_timeout.as_millis() as u64 + SHED_SLACK_MS;
+    let lease = match registry.open_tunnel(lease_ms, shed_ms).await {
         Ok(Some(lease)) => lease,
         Ok(None) => {
             let mut r = Response::error(
-                format!("branch {branch:?} holds its {} tunnel connections; try again later", config.branch.max_connections),
+                format!(
+                    "branch {branch:?} holds its {} tunnel connections and as many shed ones as may be closing; try again later",
+                    config.branch.max_connections
+                ),
                 429,
             )?;
             r.headers_mut().set("Retry-After", "30")?;
@@ -195,9 +206,10 @@ async fn open_tunnel(req: Request, env: &Env) -> Result<Response> {
     worker::wasm_bindgen_futures::spawn_local(async move {
         match tunnel::WsStream::listen(&server) {
             Ok(mut stream) => {
-                let ending = crate::driver::serve(&mut driver::Edge::new(&mut stream), &registry, config.host_config()).await;
+                let mut edge = driver::Edge::new(&mut stream).closing_when(registry.shed());
+                let ending = crate::driver::serve(&mut edge, &registry, config.host_config()).await;
                 log_ending("tunnel", &branch, &ending);
-                stream.close(&ending);
+                stream.close(&ending, registry.shed().get());
             }
             Err(e) => worker::console_error!("tunnel: {e}"),
         }

@@ -10,8 +10,11 @@
 //! execution keeps record-then-count atomic.
 use super::config::EdgeConfig;
 use super::rng::SystemRng;
-use super::rpc::{DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
-use crate::model::rate::Limiter;
+use super::rpc::{
+    DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, LEASE_HEADER, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, SHED,
+    SHED_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen,
+};
+use crate::model::rate::{Activated, Limiter, shed_bound};
 use crate::model::counts::Counts;
 use crate::model::events::{self, Retention};
 use crate::model::identity::Identity;
@@ -101,22 +104,34 @@ impl DurableObject for KmsRegistry {
                 let Some(msg) = DecideRequest::from_headers(&header(REQUEST_HEADER), &header(REMOTE_HEADER)) else {
                     return Response::error("bad decide request: malformed kms-request or kms-remote header", 400);
                 };
-                if msg.remote != super::tcp::REMOTE
-                    && let Err(why) = self.limit(config, |l, now| l.activation(&msg.remote, now))
-                {
-                    if why.log {
-                        worker::console_warn!(
-                            "branch {:?} is over its {} activations a minute: refusing its activations until it slows down",
-                            msg.remote,
-                            config.branch.activations_per_minute
-                        );
+                // The tunnel connection's lease: what it gave is recorded
+                // on it, and a shed one learns it here.
+                let lease = header(LEASE_HEADER).parse::<u64>().ok();
+                let mut activated = Activated { shed: false };
+                if msg.remote != super::tcp::REMOTE {
+                    match self.limit(config, |l, now| l.activation(&msg.remote, lease, now)) {
+                        Ok(a) => activated = a,
+                        Err(why) => {
+                            if why.log {
+                                worker::console_warn!(
+                                    "branch {:?} is over its {} activations a minute: refusing its activations until it slows down",
+                                    msg.remote,
+                                    config.branch.activations_per_minute
+                                );
+                            }
+                            return Response::error(format!("branch {:?} is over its activation rate", msg.remote), OVER_LIMIT);
+                        }
                     }
-                    return Response::error(format!("branch {:?} is over its activation rate", msg.remote), OVER_LIMIT);
                 }
+                // A shed connection's request in hand is decided and
+                // answered like any other; only then does it close.
                 match self.decide(config, &msg) {
                     Ok(reply) => {
                         let mut r = Response::empty()?;
                         r.headers_mut().set(DECISION_HEADER, &reply.header())?;
+                        if activated.shed {
+                            r.headers_mut().set(SHED_HEADER, SHED)?;
+                        }
                         Ok(r)
                     }
                     Err(e) => Response::error(e.to_string(), 500),
@@ -127,14 +142,24 @@ impl DurableObject for KmsRegistry {
                     Ok(m) => m,
                     Err(e) => return Response::error(format!("bad tunnel open: {e}"), 400),
                 };
-                match self.limit(config, |l, now| l.open(&msg.branch, now, now + msg.lease_ms)) {
-                    Ok(lease) => Response::from_json(&TunnelLease { lease }),
+                match self.limit(config, |l, now| l.open(&msg.branch, now, now + msg.lease_ms, msg.shed_ms)) {
+                    Ok(opened) => {
+                        if opened.shed.is_some_and(|s| s.log) {
+                            worker::console_warn!(
+                                "branch {:?} holds its {} tunnel connections: shedding the one that has given least (idle longest) for each newcomer",
+                                msg.branch,
+                                config.branch.max_connections
+                            );
+                        }
+                        Response::from_json(&TunnelLease { lease: opened.lease })
+                    }
                     Err(why) => {
                         if why.log {
                             worker::console_warn!(
-                                "branch {:?} holds its {} tunnel connections: refusing more",
+                                "branch {:?} holds its {} tunnel connections and {} shed ones still closing: refusing more",
                                 msg.branch,
-                                config.branch.max_connections
+                                config.branch.max_connections,
+                                shed_bound(config.branch.max_connections)
                             );
                         }
                         Response::error(format!("branch {:?} holds its most tunnel connections", msg.branch), OVER_LIMIT)

@@ -3,7 +3,11 @@
 //! a [`Decision`].
 use crate::driver::Decider;
 use super::registry::BINDING;
-use super::rpc::{DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen};
+use super::rpc::{
+    DECIDE_PATH, DECISION_HEADER, DecideReply, DecideRequest, LEASE_HEADER, OVER_LIMIT, REMOTE_HEADER, REQUEST_HEADER, SHED,
+    SHED_HEADER, TUNNEL_CLOSE_PATH, TUNNEL_OPEN_PATH, TunnelClose, TunnelLease, TunnelOpen,
+};
+use core::cell::Cell;
 use crate::host::{Activation, Decision};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Stub};
@@ -12,6 +16,12 @@ pub struct RegistryClient {
     stub: Stub,
     /// Recorded as each client's `remote`: branch id or `tcp`.
     remote: String,
+    /// The tunnel connection's lease, sent with each activation (none on
+    /// the TCP path).
+    lease: Cell<Option<u64>>,
+    /// The registry said this connection was shed: it closes once the
+    /// answer in hand is sent ([`super::driver::Edge`] reads this).
+    shed: Cell<bool>,
 }
 
 /// The organisation's registry Durable Object.
@@ -21,7 +31,12 @@ pub fn stub(env: &Env, organisation: &str) -> worker::Result<Stub> {
 
 impl RegistryClient {
     pub fn new(env: &Env, organisation: &str, remote: &str) -> worker::Result<RegistryClient> {
-        Ok(RegistryClient { stub: stub(env, organisation)?, remote: remote.to_owned() })
+        Ok(RegistryClient { stub: stub(env, organisation)?, remote: remote.to_owned(), lease: Cell::new(None), shed: Cell::new(false) })
+    }
+
+    /// Set once the registry has said this connection was shed.
+    pub fn shed(&self) -> &Cell<bool> {
+        &self.shed
     }
 }
 
@@ -55,13 +70,19 @@ async fn post<T: serde::Serialize>(stub: &Stub, path: &str, body: &T) -> worker:
 }
 
 impl RegistryClient {
-    /// A tunnel connection of this branch opens, for at most `lease_ms`:
-    /// `Ok(None)` when the branch already holds its most.
-    pub async fn open_tunnel(&self, lease_ms: u64) -> Result<Option<u64>, String> {
-        let msg = TunnelOpen { branch: self.remote.clone(), lease_ms };
+    /// A tunnel connection of this branch opens, for at most `lease_ms`,
+    /// and counts no more `shed_ms` after it is shed: `Ok(None)` when the
+    /// branch holds its most and as many shed ones still closing. The
+    /// lease goes with this client's activations from now on.
+    pub async fn open_tunnel(&self, lease_ms: u64, shed_ms: u64) -> Result<Option<u64>, String> {
+        let msg = TunnelOpen { branch: self.remote.clone(), lease_ms, shed_ms };
         let mut resp = post(&self.stub, TUNNEL_OPEN_PATH, &msg).await.map_err(|e| e.to_string())?;
         match resp.status_code() {
-            200 => Ok(Some(resp.json::<TunnelLease>().await.map_err(|e| e.to_string())?.lease)),
+            200 => {
+                let lease = resp.json::<TunnelLease>().await.map_err(|e| e.to_string())?.lease;
+                self.lease.set(Some(lease));
+                Ok(Some(lease))
+            }
             OVER_LIMIT => Ok(None),
             s => Err(format!("registry answered {s}: {}", resp.text().await.unwrap_or_default())),
         }
@@ -86,6 +107,9 @@ impl Decider for RegistryClient {
             let headers = Headers::new();
             headers.set(REQUEST_HEADER, &request)?;
             headers.set(REMOTE_HEADER, &remote)?;
+            if let Some(lease) = self.lease.get() {
+                headers.set(LEASE_HEADER, &lease.to_string())?;
+            }
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_headers(headers);
             self.stub.fetch_with_request(Request::new_with_init(&format!("https://registry{DECIDE_PATH}"), &init)?).await
@@ -95,6 +119,9 @@ impl Decider for RegistryClient {
             200 => {}
             OVER_LIMIT => return Err(DecideError::OverLimit),
             s => return Err(failed(format!("registry answered {s}: {}", resp.text().await.unwrap_or_default()))),
+        }
+        if resp.headers().get(SHED_HEADER).ok().flatten().as_deref() == Some(SHED) {
+            self.shed.set(true);
         }
         let header = resp.headers().get(DECISION_HEADER).ok().flatten().unwrap_or_default();
         let reply = DecideReply::parse_header(&header).ok_or_else(|| failed(format!("registry answered {header:?}")))?;

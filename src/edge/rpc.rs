@@ -32,6 +32,11 @@ pub struct TunnelOpen {
     /// even if its close is never reported (the core's lifetime limit
     /// has closed it by then).
     pub lease_ms: u64,
+    /// Milliseconds from its shedding after which a shed connection no
+    /// longer counts against the branch's shed bound: the core's idle
+    /// timeout plus slack (a shed connection that stays silent is closed
+    /// by then; one that activates closes after its answer).
+    pub shed_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -51,8 +56,17 @@ pub const REQUEST_HEADER: &str = "kms-request";
 /// Header of the decide request: the remote (branch id or `tcp`) as hex of
 /// its UTF-8, since a branch id may hold what a header value may not.
 pub const REMOTE_HEADER: &str = "kms-remote";
+/// Header of the decide request: the tunnel connection's lease (decimal),
+/// so the registry knows which connection gave this activation and can
+/// say whether it was shed. Absent on the TCP path, which is not a branch.
+pub const LEASE_HEADER: &str = "kms-lease";
 /// Header of the registry's answer: [`DecideReply::header`].
 pub const DECISION_HEADER: &str = "kms-decision";
+/// Header of the registry's answer, present (value [`SHED`]) when the
+/// connection's lease was shed to admit another: the Worker answers this
+/// activation, then closes the connection.
+pub const SHED_HEADER: &str = "kms-shed";
+pub const SHED: &str = "1";
 
 /// One activation request to decide.
 #[derive(Debug, Clone, PartialEq, Eq)]

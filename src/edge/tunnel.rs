@@ -40,9 +40,14 @@ impl<'a> WsStream<'a> {
         Ok(WsStream { ws, events: ws.events()? })
     }
 
-    /// Closes with a code that tells the peer why.
-    pub fn close(&self, ending: &EdgeEnding) {
+    /// Closes with a code that tells the peer why; `shed`: the registry
+    /// shed this connection for a newcomer of its branch (the only reason
+    /// an edge connection is shut down).
+    pub fn close(&self, ending: &EdgeEnding, shed: bool) {
         let (code, reason) = match ending {
+            Ending::Closed(CloseReason::Shutdown) if shed => {
+                (1013, "branch at its tunnel connection cap: connection shed for a newcomer; reconnect later")
+            }
             Ending::Transport(StreamError::Oversized(_)) => (1009, "message too big"),
             Ending::Transport(StreamError::Text) => (1003, "binary messages only"),
             Ending::Decider(DecideError::OverLimit) => (1013, "branch over its activation rate; try again later"),

@@ -289,7 +289,8 @@ impl Admission {
     pub fn activation(&self, ip: IpAddr) -> Result<(), Refused> {
         match &self.rate {
             None => Ok(()),
-            Some(l) => l.lock().unwrap_or_else(|p| p.into_inner()).activation(&ip, self.now_ms()),
+            // No lease: a native connection's shedding is the accept loop's.
+            Some(l) => l.lock().unwrap_or_else(|p| p.into_inner()).activation(&ip, None, self.now_ms()).map(|_| ()),
         }
     }
 
