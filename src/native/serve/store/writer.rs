@@ -115,17 +115,20 @@ impl Shared {
     }
 
     /// `fault`'s operation worked: ends its episode, if one was running,
-    /// with one line.
+    /// with one line. `path` is called only then, and before the error
+    /// lock is taken, so it may take the state lock (callers that hold it
+    /// already pass a closure that does not).
     fn works(&self, fault: Fault, path: impl FnOnce() -> PathBuf) {
         if self.failing.load(Ordering::Acquire) & (1 << fault as u8) == 0 {
             return;
         }
+        let path = path();
         let mut all = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         let ep = std::mem::take(&mut all[fault as usize]);
         self.failing.fetch_and(!(1 << fault as u8), Ordering::AcqRel);
         if let Some(since) = ep.since {
             let secs = since.elapsed().as_secs();
-            tracing::info!(path = %path().display(), failed_for_secs = secs, not_answered = ep.unanswered, "{}", fault.works());
+            tracing::info!(path = %path.display(), failed_for_secs = secs, not_answered = ep.unanswered, "{}", fault.works());
         }
     }
 }
@@ -289,10 +292,9 @@ impl Writer {
         if before >= seq {
             return Ok(());
         }
-        let (file, path, target) = {
+        let (file, target) = {
             let st = self.0.lock();
-            let journal = st.journal.as_ref().ok_or(CommitError::Closed)?;
-            (journal.file_for_sync(), journal.path(), s.journaled.load(Ordering::Acquire))
+            (st.journal.as_ref().ok_or(CommitError::Closed)?.file_for_sync(), s.journaled.load(Ordering::Acquire))
         };
         let started = Instant::now();
         let result = match file {
@@ -305,11 +307,17 @@ impl Writer {
         match result {
             Ok(()) => {
                 s.synced.store(target, Ordering::Release);
-                s.works(Fault::Journal, || path);
+                s.works(Fault::Journal, || self.journal_path());
                 Ok(())
             }
-            Err(e) => Err(self.failed(&path, &e)),
+            Err(e) => Err(self.failed(&self.journal_path(), &e)),
         }
+    }
+
+    /// The journal's current segment, for a log line: looked up only when
+    /// one is written, not on each group commit.
+    fn journal_path(&self) -> PathBuf {
+        self.0.lock().journal.as_ref().map_or_else(|| PathBuf::from("journal"), Journal::path)
     }
 
     fn failed(&self, path: &Path, e: &std::io::Error) -> CommitError {
